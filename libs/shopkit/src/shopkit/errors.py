@@ -1,0 +1,73 @@
+"""GraphQL errors a client may see, and the masking of everything else.
+
+Every error a resolver raises on purpose is a `ShopError` carrying an
+`extensions.code` that clients can branch on. Anything else is a bug or an
+outage and reaches the client as "Internal server error." without detail.
+"""
+
+from typing import Any
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+
+class ShopError(Exception):
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {"code": self.code, **self.details}
+
+
+class BadUserInput(ShopError):
+    code = "BAD_USER_INPUT"
+
+
+class Unauthenticated(ShopError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ShopError):
+    code = "FORBIDDEN"
+
+
+class NotFound(ShopError):
+    code = "NOT_FOUND"
+
+
+class Conflict(ShopError):
+    """The request is valid but the entity's current state refuses it."""
+
+    code = "CONFLICT"
+
+
+class ServiceUnavailable(ShopError):
+    """A dependency this operation needs is down; retrying later may succeed."""
+
+    code = "SERVICE_UNAVAILABLE"
+
+
+def _is_expected(error: GraphQLError) -> bool:
+    # Validation and parse errors have no original error: they are about the
+    # document the client sent and are safe to show as they are.
+    return error.original_error is None or isinstance(error.original_error, ShopError)
+
+
+class MaskInternalErrors(MaskErrors):
+    """Shows `ShopError`s with their code; hides everything else."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            should_mask_error=lambda error: not _is_expected(error),
+            error_message="Internal server error.",
+        )
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        return masked

@@ -1,0 +1,1 @@
+"""Events between services: envelopes, Redis Streams, and the Mongo outbox."""

@@ -1,0 +1,189 @@
+"""Redis Streams: publishing events and consuming them in a consumer group.
+
+Delivery guarantees, in order of how they are achieved:
+- a message is acknowledged (XACK) only after its handler returned;
+- a message whose handler raised stays pending and is retried after an
+  exponential backoff, by this consumer (XCLAIM of its own entry);
+- a message pending on a consumer that died (SIGKILL, OOM, host gone) is
+  claimed by a live consumer of the same group once it has been idle for
+  `claim_idle` seconds;
+- after `max_attempts` deliveries a message goes to the group's dead-letter
+  stream with the last error and is acknowledged, so one poison message cannot
+  block the stream.
+Handlers must therefore be idempotent: the same event may be handled twice
+(after a crash between effect and XACK, or an outbox relay republish).
+"""
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from shopkit.events.envelope import Event
+from shopkit.metrics import EVENTS_HANDLED
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Event], Awaitable[None]]
+EVENT_FIELD = "event"
+
+
+async def publish(redis: Redis, stream: str, event: Event) -> str:
+    entry_id: str = await redis.xadd(stream, {EVENT_FIELD: event.to_json()})
+    return entry_id
+
+
+def dead_letter_stream(stream: str, group: str) -> str:
+    return f"{stream}.dead.{group}"
+
+
+def default_consumer_name(service: str) -> str:
+    return f"{service}-{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 5
+    first_backoff: float = 0.5
+    max_backoff: float = 30.0
+    # A message pending this long on another consumer means that consumer died.
+    claim_idle: float = 15.0
+
+    def backoff(self, attempts: int) -> float:
+        return min(self.first_backoff * 2 ** max(attempts - 1, 0), self.max_backoff)
+
+
+class StreamConsumer:
+    """Feeds one consumer group's share of some streams to a handler."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        group: str,
+        consumer: str,
+        streams: list[str],
+        handler: Handler,
+        policy: RetryPolicy | None = None,
+        batch: int = 32,
+        block_ms: int = 500,
+    ) -> None:
+        self._redis = redis
+        self._group = group
+        self._consumer = consumer
+        self._streams = streams
+        self._handler = handler
+        self._policy = policy or RetryPolicy()
+        self._batch = batch
+        self._block_ms = block_ms
+
+    async def run(self) -> None:
+        """Consumes until cancelled; survives Redis outages by retrying."""
+        while True:
+            try:
+                await self._ensure_groups()
+                while True:
+                    await self._retry_pending()
+                    await self._read_new()
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                log.warning("consumer %s: redis unavailable (%s); retrying in 1s", self._group, error)
+                await asyncio.sleep(1.0)
+
+    async def _ensure_groups(self) -> None:
+        for stream in self._streams:
+            try:
+                await self._redis.xgroup_create(stream, self._group, id="0", mkstream=True)
+            except ResponseError as error:
+                if "BUSYGROUP" not in str(error):
+                    raise
+
+    async def _read_new(self) -> None:
+        replies = await self._redis.xreadgroup(
+            self._group,
+            self._consumer,
+            {stream: ">" for stream in self._streams},
+            count=self._batch,
+            block=self._block_ms,
+        )
+        for stream, entries in replies or []:
+            for entry_id, fields in entries:
+                await self._deliver(stream, entry_id, fields, attempts=1)
+
+    async def _retry_pending(self) -> None:
+        min_idle_ms = int(self._policy.first_backoff * 1000)
+        for stream in self._streams:
+            pending = await self._redis.xpending_range(
+                stream, self._group, min="-", max="+", count=self._batch, idle=min_idle_ms
+            )
+            for entry in pending:
+                await self._retry_one(stream, entry)
+
+    async def _retry_one(self, stream: str, entry: dict[str, Any]) -> None:
+        attempts = int(entry["times_delivered"])
+        mine = entry["consumer"] == self._consumer
+        wait = (
+            self._policy.backoff(attempts)
+            if mine
+            else max(self._policy.claim_idle, self._policy.backoff(attempts))
+        )
+        if entry["time_since_delivered"] < wait * 1000:
+            return
+        claimed = await self._redis.xclaim(
+            stream,
+            self._group,
+            self._consumer,
+            min_idle_time=int(wait * 1000),
+            message_ids=[entry["message_id"]],
+        )
+        for entry_id, fields in claimed:
+            if fields is None:
+                continue  # the entry was trimmed from the stream meanwhile
+            if attempts >= self._policy.max_attempts:
+                await self._dead_letter(stream, entry_id, fields, attempts, reason="too many failed attempts")
+            else:
+                await self._deliver(stream, entry_id, fields, attempts=attempts + 1)
+
+    async def _deliver(self, stream: str, entry_id: str, fields: dict[str, str], attempts: int) -> None:
+        try:
+            event = Event.from_json(fields[EVENT_FIELD])
+        except (KeyError, ValueError, TypeError) as error:
+            await self._dead_letter(stream, entry_id, fields, attempts, reason=f"unreadable event: {error}")
+            return
+        try:
+            await self._handler(event)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="failed").inc()
+            log.exception(
+                "handling %s %s failed (attempt %d); it stays pending", event.type, event.id, attempts
+            )
+            return
+        await self._redis.xack(stream, self._group, entry_id)
+        EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="ok").inc()
+
+    async def _dead_letter(
+        self, stream: str, entry_id: str, fields: dict[str, str], attempts: int, reason: str
+    ) -> None:
+        dead = dead_letter_stream(stream, self._group)
+        record = {
+            **fields,
+            "source_stream": stream,
+            "source_id": entry_id,
+            "attempts": str(attempts),
+            "reason": reason,
+        }
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(dead, record)
+            pipe.xack(stream, self._group, entry_id)
+            await pipe.execute()
+        EVENTS_HANDLED.labels(stream=stream, type="unknown", outcome="dead_lettered").inc()
+        log.error("event %s on %s dead-lettered to %s: %s", entry_id, stream, dead, reason)

@@ -1,0 +1,75 @@
+"""The ASGI app around a subgraph's schema: /graphql, health, metrics."""
+
+import os
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import strawberry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    SchemaExtension,
+    ValidationCache,
+)
+
+from shopkit.errors import MaskInternalErrors
+from shopkit.health import ReadinessCheck, health_routes
+from shopkit.metrics import metrics_endpoint
+
+ContextFactory = Callable[[Request], Awaitable[Any]]
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def schema_extensions() -> list[SchemaExtension]:
+    """Query limits enforced in every subgraph (the free router cannot).
+
+    Depth, aliases and tokens are capped so that one request cannot make a
+    service do unbounded work; the caps come from the environment.
+    """
+    return [
+        MaskInternalErrors(),
+        QueryDepthLimiter(max_depth=int(os.environ.get("GRAPHQL_MAX_DEPTH", "12"))),
+        MaxAliasesLimiter(max_alias_count=int(os.environ.get("GRAPHQL_MAX_ALIASES", "30"))),
+        MaxTokensLimiter(max_token_count=int(os.environ.get("GRAPHQL_MAX_TOKENS", "4000"))),
+        ParserCache(maxsize=256),
+        ValidationCache(maxsize=256),
+    ]
+
+
+class SubgraphGraphQL(GraphQL[Any, None]):
+    """Strawberry's ASGI handler with the service's own per-request context."""
+
+    def __init__(self, schema: strawberry.Schema, context_factory: ContextFactory) -> None:
+        super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
+        self._context_factory = context_factory
+
+    async def get_context(self, request: Request | WebSocket, response: Response | None) -> Any:
+        assert isinstance(request, Request), "subgraphs serve no websockets"
+        return await self._context_factory(request)
+
+
+def create_app(
+    *,
+    schema: strawberry.Schema,
+    context_factory: ContextFactory,
+    lifespan: Lifespan,
+    readiness: dict[str, ReadinessCheck],
+    extra_routes: Sequence[BaseRoute] = (),
+) -> Starlette:
+    graphql = SubgraphGraphQL(schema, context_factory)
+    routes: list[BaseRoute] = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        *health_routes(readiness),
+        Route("/metrics", metrics_endpoint),
+        *extra_routes,
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
