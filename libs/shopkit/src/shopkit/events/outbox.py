@@ -11,6 +11,7 @@ on restart; consumers deduplicate by event id, so the duplicate is harmless.
 """
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -66,10 +67,8 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
             if relayed == 0:
                 self._wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_interval)
-                except TimeoutError:
-                    pass
 
     async def relay_pending(self) -> int:
         """Publishes every pending event once; returns how many it published."""
