@@ -3,6 +3,7 @@
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from typing import Any
 
 import strawberry
@@ -13,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
@@ -29,19 +31,30 @@ ContextFactory = Callable[[Request], Awaitable[Any]]
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
-def schema_extensions() -> list[SchemaExtension]:
+def schema_extensions() -> list[Callable[[], SchemaExtension]]:
     """Query limits enforced in every subgraph (the free router cannot).
 
     Depth, aliases and tokens are capped so that one request cannot make a
     service do unbounded work; the caps come from the environment.
+
+    Factories, not instances: Strawberry builds each request's extensions from
+    them, so concurrent requests never share an extension's execution context.
+    The limits' validation rules are built once, so that the validation cache
+    (keyed by the rules) hits across requests.
     """
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=int(os.environ.get("GRAPHQL_MAX_DEPTH", "12"))).validation_rules,
+        *MaxAliasesLimiter(
+            max_alias_count=int(os.environ.get("GRAPHQL_MAX_ALIASES", "30"))
+        ).validation_rules,
+    ]
+    max_tokens = int(os.environ.get("GRAPHQL_MAX_TOKENS", "4000"))
     return [
-        MaskInternalErrors(),
-        QueryDepthLimiter(max_depth=int(os.environ.get("GRAPHQL_MAX_DEPTH", "12"))),
-        MaxAliasesLimiter(max_alias_count=int(os.environ.get("GRAPHQL_MAX_ALIASES", "30"))),
-        MaxTokensLimiter(max_token_count=int(os.environ.get("GRAPHQL_MAX_TOKENS", "4000"))),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
+        MaskInternalErrors,
+        partial(AddValidationRules, limit_rules),
+        partial(MaxTokensLimiter, max_token_count=max_tokens),
+        partial(ParserCache, maxsize=256),
+        partial(ValidationCache, maxsize=256),
     ]
 
 
