@@ -1,0 +1,1 @@
+"""The delivery subgraph: deliveries created from captured payments, tracked in Redis."""

@@ -1,0 +1,67 @@
+"""create_app(): the delivery subgraph with its Redis store, outbox relay and event consumer."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from delivery.config import Settings
+from delivery.context import Context
+from delivery.events import EventHandlers, OutboxRelay, consumer
+from delivery.loaders import Loaders
+from delivery.schema import schema
+from delivery.store import DeliveryStore
+from shopkit import redis_client
+from shopkit.auth import TokenVerifier
+from shopkit.context import authenticate, traceparent
+from shopkit.http import create_app as create_subgraph_app
+
+
+def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | None = None) -> Starlette:
+    """The ASGI app; tests pass their own settings and a verifier holding their signing key."""
+    settings = settings or Settings.from_env()
+    verifier = verifier or TokenVerifier(settings.jwks_url)
+    store_redis = redis_client.connect(settings.redis_url)
+    events_redis = redis_client.connect(settings.events_redis_url)
+    store = DeliveryStore(store_redis)
+    relay = OutboxRelay(store, events_redis)
+    handlers = EventHandlers(store, outbox_written=relay.notify)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        tasks = [
+            asyncio.create_task(relay.run(), name="delivery-outbox-relay"),
+            asyncio.create_task(consumer(events_redis, handlers).run(), name="delivery-consumer"),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await store_redis.aclose()
+            await events_redis.aclose()
+
+    async def context(request: Request) -> Context:
+        return Context(
+            auth=await authenticate(request, verifier),
+            loaders=Loaders(store),
+            store=store,
+            traceparent=traceparent(request),
+            outbox_written=relay.notify,
+        )
+
+    async def store_ready() -> bool:
+        return await redis_client.is_ready(store_redis)
+
+    async def events_ready() -> bool:
+        return await redis_client.is_ready(events_redis)
+
+    return create_subgraph_app(
+        schema=schema,
+        context_factory=context,
+        lifespan=lifespan,
+        readiness={"redis": store_ready, "events": events_ready},
+    )

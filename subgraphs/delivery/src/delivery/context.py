@@ -1,0 +1,18 @@
+"""The per-request context every resolver sees as `info.context`."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from delivery.loaders import Loaders
+from delivery.store import DeliveryStore
+from shopkit.context import RequestAuth
+
+
+@dataclass(frozen=True)
+class Context:
+    auth: RequestAuth
+    loaders: Loaders
+    store: DeliveryStore
+    traceparent: str | None
+    # Wakes the outbox relay after a mutation wrote an event.
+    outbox_written: Callable[[], None]

@@ -1,0 +1,243 @@
+"""Delivery's events: the ones it produces, the ones it consumes, and the outbox relay.
+
+Produced on `shopgraph.events.delivery` (schemas in events/schemas/):
+- `delivery.scheduled` when a captured payment creates the order's delivery;
+- `delivery.status_changed` on every later transition (carrier update or cancellation).
+
+Consumed in the consumer group "delivery":
+- `payment.captured` (payments) creates the order's one delivery, unless the
+  order was cancelled first;
+- `order.cancelled` (orders) leaves a tombstone and cancels a SCHEDULED delivery.
+Other event types on those streams are not ours and are acknowledged untouched.
+"""
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import logging
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from delivery.store import DeliveryRecord, DeliveryStatus, DeliveryStore, StatusChange, TrackingEntry
+from shopkit.events.envelope import Event, stream_for
+from shopkit.events.streams import StreamConsumer, default_consumer_name, publish
+
+log = logging.getLogger(__name__)
+
+SERVICE = "delivery"
+STREAM = stream_for(SERVICE)
+CONSUMED_STREAMS = [stream_for("payments"), stream_for("orders")]
+
+CARRIERS = ("DHL", "UPS", "DPD", "PostNL")
+
+
+# Producer side.
+
+
+def delivery_scheduled(delivery: DeliveryRecord, traceparent: str | None) -> Event:
+    return Event(
+        type="delivery.scheduled",
+        producer=SERVICE,
+        traceparent=traceparent,
+        data={
+            "deliveryId": delivery.id,
+            "orderId": delivery.order_id,
+            "recipientId": delivery.recipient_id,
+            "carrier": delivery.carrier,
+            "trackingNumber": delivery.tracking_number,
+            "estimatedDelivery": None
+            if delivery.estimated_delivery is None
+            else delivery.estimated_delivery.isoformat(),
+        },
+    )
+
+
+def delivery_status_changed(change: StatusChange, traceparent: str | None) -> Event:
+    return Event(
+        type="delivery.status_changed",
+        producer=SERVICE,
+        traceparent=traceparent,
+        data={
+            "deliveryId": change.delivery.id,
+            "orderId": change.delivery.order_id,
+            "status": change.delivery.status.value,
+            "previousStatus": change.previous_status.value,
+            "note": change.entry.note,
+            "at": change.entry.at.isoformat(),
+        },
+    )
+
+
+def new_tracking_number() -> str:
+    """ "SG" and 80 random bits in base32: unguessable, so it can be shown publicly."""
+    return "SG" + base64.b32encode(secrets.token_bytes(10)).decode()
+
+
+def carrier_for(order_id: str) -> str:
+    """The same order always goes with the same carrier."""
+    return CARRIERS[_order_digest(order_id)[0] % len(CARRIERS)]
+
+
+def estimated_delivery(order_id: str, scheduled_at: datetime) -> datetime:
+    """End of the working day 3 to 5 business days after scheduling."""
+    business_days = 3 + _order_digest(order_id)[1] % 3
+    day = scheduled_at.astimezone(UTC)
+    while business_days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            business_days -= 1
+    return day.replace(hour=18, minute=0, second=0, microsecond=0)
+
+
+def new_delivery(
+    *, order_id: str, recipient_id: str, address: dict[str, str | None], now: datetime
+) -> tuple[DeliveryRecord, TrackingEntry]:
+    carrier = carrier_for(order_id)
+    delivery = DeliveryRecord(
+        id=uuid.uuid4().hex,
+        order_id=order_id,
+        recipient_id=recipient_id,
+        status=DeliveryStatus.SCHEDULED,
+        carrier=carrier,
+        tracking_number=new_tracking_number(),
+        address=address,
+        estimated_delivery=estimated_delivery(order_id, now),
+        created_at=now,
+        updated_at=now,
+    )
+    first_entry = TrackingEntry(status=DeliveryStatus.SCHEDULED, at=now, note=f"Handed to {carrier}.")
+    return delivery, first_entry
+
+
+def _order_digest(order_id: str) -> bytes:
+    return hashlib.sha256(order_id.encode()).digest()
+
+
+# Consumer side.
+
+
+class EventHandlers:
+    """Applies consumed events to the store; each is idempotent by event id and order id."""
+
+    def __init__(self, store: DeliveryStore, outbox_written: Callable[[], None]) -> None:
+        self._store = store
+        self._outbox_written = outbox_written
+
+    async def handle(self, event: Event) -> None:
+        if event.type == "payment.captured":
+            await self.payment_captured(event)
+        elif event.type == "order.cancelled":
+            await self.order_cancelled(event)
+
+    async def payment_captured(self, event: Event) -> None:
+        data = event.data
+        delivery, first_entry = new_delivery(
+            order_id=_text(data, "orderId"),
+            recipient_id=_text(data, "customerId"),
+            address=_address(data.get("shippingAddress")),
+            now=datetime.now(UTC),
+        )
+        created = await self._store.create_delivery(
+            delivery,
+            first_entry,
+            delivery_scheduled(delivery, event.traceparent),
+            applied_event_id=event.id,
+        )
+        if created:
+            self._outbox_written()
+        else:
+            log.info("payment.captured %s for order %s: no new delivery", event.id, delivery.order_id)
+
+    async def order_cancelled(self, event: Event) -> None:
+        order_id = _text(event.data, "orderId")
+        change = await self._store.cancel_for_order(
+            order_id,
+            cancelled_at=datetime.now(UTC),
+            applied_event_id=event.id,
+            event_for=lambda change: delivery_status_changed(change, event.traceparent),
+        )
+        if change is not None:
+            self._outbox_written()
+
+
+def consumer(events_redis: Redis, handlers: EventHandlers) -> StreamConsumer:
+    return StreamConsumer(
+        events_redis,
+        group=SERVICE,
+        consumer=default_consumer_name(SERVICE),
+        streams=CONSUMED_STREAMS,
+        handler=handlers.handle,
+    )
+
+
+def _text(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"event data lacks the string field {field!r}")
+    return value
+
+
+def _address(value: Any) -> dict[str, str | None]:
+    if not isinstance(value, dict):
+        raise ValueError("event data lacks the shippingAddress object")
+    line2 = value.get("line2")
+    return {
+        "line1": _text(value, "line1"),
+        "line2": line2 if isinstance(line2, str) and line2 else None,
+        "city": _text(value, "city"),
+        "postalCode": _text(value, "postalCode"),
+        "country": _text(value, "country"),
+    }
+
+
+# The outbox relay.
+
+
+class OutboxRelay:
+    """Publishes the store's outbox to `shopgraph.events.delivery`, oldest first."""
+
+    def __init__(
+        self,
+        store: DeliveryStore,
+        events_redis: Redis,
+        *,
+        idle_interval: float = 0.2,
+        batch: int = 100,
+    ) -> None:
+        self._store = store
+        self._events_redis = events_redis
+        self._idle_interval = idle_interval
+        self._batch = batch
+        self._wakeup = asyncio.Event()
+
+    def notify(self) -> None:
+        """Tells the relay that an event was just written, to skip the idle wait."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        while True:
+            try:
+                relayed = await self.relay_pending()
+            except (RedisError, OSError) as error:
+                log.warning("delivery outbox relay paused: %s", error)
+                relayed = 0
+                await asyncio.sleep(1.0)
+            if relayed == 0:
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_interval)
+
+    async def relay_pending(self) -> int:
+        """Publishes the pending events once; returns how many it published."""
+        entries = await self._store.outbox_peek(self._batch)
+        for entry in entries:
+            await publish(self._events_redis, STREAM, Event.from_json(entry))
+            await self._store.outbox_remove(entry)
+        return len(entries)

@@ -1,0 +1,31 @@
+"""Per-request DataLoaders: every load in one tick becomes one batched store call."""
+
+from collections.abc import Iterable
+
+from strawberry.dataloader import DataLoader
+
+from delivery.store import DeliveryRecord, DeliveryStore, TrackingEntry
+
+
+class Loaders:
+    def __init__(self, store: DeliveryStore) -> None:
+        self._store = store
+        self.delivery = DataLoader[str, DeliveryRecord | None](load_fn=store.deliveries)
+        self.delivery_for_order = DataLoader[str, DeliveryRecord | None](load_fn=self._for_orders)
+        self.deliveries_for_recipient = DataLoader[str, list[DeliveryRecord]](load_fn=self._for_recipients)
+        self.tracking_events = DataLoader[str, list[TrackingEntry]](load_fn=store.tracking_events)
+
+    async def _for_orders(self, order_ids: list[str]) -> list[DeliveryRecord | None]:
+        records = await self._store.deliveries_for_orders(order_ids)
+        self._remember(record for record in records if record is not None)
+        return records
+
+    async def _for_recipients(self, user_ids: list[str]) -> list[list[DeliveryRecord]]:
+        record_lists = await self._store.deliveries_for_recipients(user_ids)
+        self._remember(record for records in record_lists for record in records)
+        return record_lists
+
+    def _remember(self, records: Iterable[DeliveryRecord]) -> None:
+        """Later loads of the same deliveries by id are answered without Redis."""
+        for record in records:
+            self.delivery.prime(record.id, record)

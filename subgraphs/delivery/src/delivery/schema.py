@@ -1,0 +1,204 @@
+"""The delivery subgraph: Delivery and its tracking, plus Order.delivery and User.deliveries.
+
+Who sees what:
+- `delivery(id)`, `Order.delivery` and `Delivery` entity references: the
+  recipient or an ADMIN, FORBIDDEN for anyone else.
+- `User.deliveries`: that user or an ADMIN.
+- `trackDelivery(trackingNumber)` needs no token: whoever holds the unguessable
+  tracking number sees the parcel's progress (status, carrier, dates, tracking
+  events). The recipient's personal data (`recipient`, `address`) still needs
+  the recipient's or an ADMIN's token; anyone else gets FORBIDDEN on that field.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar, cast
+
+import strawberry
+
+from delivery.context import Context
+from delivery.events import delivery_status_changed
+from delivery.store import DeliveryRecord, DeliveryStatus, TrackingEntry
+from shopkit.auth import Principal, require_admin, require_owner, require_principal
+from shopkit.errors import BadUserInput
+from shopkit.http import schema_extensions
+from shopkit.types import Address
+
+Info = strawberry.Info[Context, None]
+
+MAX_NOTE_LENGTH = 500
+
+Resolver = TypeVar("Resolver", bound=Callable[..., object])
+
+
+def described_field(description: str) -> Callable[[Resolver], Resolver]:
+    """`@described_field(...)`, typed: Strawberry types that decorator as Any."""
+    return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
+
+
+def described_mutation(description: str) -> Callable[[Resolver], Resolver]:
+    """`@strawberry.mutation(description=...)`, typed like `described_field`."""
+    return cast(Callable[[Resolver], Resolver], strawberry.mutation(description=description))
+
+
+# The store's enum is the GraphQL enum: strawberry.enum marks the class in place.
+strawberry.enum(
+    DeliveryStatus,
+    description="SCHEDULED → IN_TRANSIT → DELIVERED; SCHEDULED or IN_TRANSIT → FAILED; "
+    "SCHEDULED → CANCELLED when the order is cancelled.",
+)
+
+
+@strawberry.type(description="One step of a delivery's progress.")
+class TrackingEvent:
+    status: DeliveryStatus
+    at: datetime
+    note: str | None
+
+    @classmethod
+    def from_entry(cls, entry: TrackingEntry) -> "TrackingEvent":
+        return cls(status=entry.status, at=entry.at.astimezone(UTC), note=entry.note)
+
+
+@strawberry.federation.type(keys=["id"])
+class Order:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> "Order":
+        return cls(id=id)
+
+    @described_field("The order's delivery; null until its payment is captured.")
+    async def delivery(self, info: Info) -> "Delivery | None":
+        principal = require_principal(info.context.auth.principal())
+        record = await info.context.loaders.delivery_for_order.load(str(self.id))
+        return None if record is None else Delivery.visible_to(principal, record)
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> "User":
+        return cls(id=id)
+
+    @described_field("The user's deliveries, newest first (the user or an ADMIN).")
+    async def deliveries(self, info: Info) -> list["Delivery"]:
+        require_owner(info.context.auth.principal(), str(self.id), "account")
+        records = await info.context.loaders.deliveries_for_recipient.load(str(self.id))
+        return [Delivery.from_record(record) for record in records]
+
+
+@strawberry.federation.type(keys=["id"], description="The shipment of one paid order.")
+class Delivery:
+    id: strawberry.ID
+    status: DeliveryStatus
+    carrier: str
+    tracking_number: str
+    estimated_delivery: datetime | None
+    updated_at: datetime
+    record: strawberry.Private[DeliveryRecord]
+
+    @classmethod
+    def from_record(cls, record: DeliveryRecord) -> "Delivery":
+        return cls(
+            id=strawberry.ID(record.id),
+            status=record.status,
+            carrier=record.carrier,
+            tracking_number=record.tracking_number,
+            estimated_delivery=None
+            if record.estimated_delivery is None
+            else record.estimated_delivery.astimezone(UTC),
+            updated_at=record.updated_at.astimezone(UTC),
+            record=record,
+        )
+
+    @classmethod
+    def visible_to(cls, principal: Principal | None, record: DeliveryRecord) -> "Delivery":
+        """The delivery, if the caller is its recipient or an ADMIN; FORBIDDEN otherwise."""
+        require_owner(principal, record.recipient_id, "delivery")
+        return cls.from_record(record)
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> "Delivery | None":
+        principal = require_principal(info.context.auth.principal())
+        record = await info.context.loaders.delivery.load(str(id))
+        return None if record is None else cls.visible_to(principal, record)
+
+    @strawberry.field
+    def order(self) -> Order:
+        return Order(id=strawberry.ID(self.record.order_id))
+
+    @described_field("Who receives the parcel (the recipient or an ADMIN only).")
+    def recipient(self, info: Info) -> User:
+        require_owner(info.context.auth.principal(), self.record.recipient_id, "delivery")
+        return User(id=strawberry.ID(self.record.recipient_id))
+
+    @described_field("Where the parcel goes (the recipient or an ADMIN only).")
+    def address(self, info: Info) -> Address:
+        require_owner(info.context.auth.principal(), self.record.recipient_id, "delivery")
+        return Address.from_doc(self.record.address)
+
+    @described_field("The delivery's progress, oldest first.")
+    async def events(self, info: Info) -> list[TrackingEvent]:
+        entries = await info.context.loaders.tracking_events.load(self.record.id)
+        return [TrackingEvent.from_entry(entry) for entry in entries]
+
+
+@strawberry.type
+class Query:
+    @described_field("A delivery by id (its recipient or an ADMIN).")
+    async def delivery(self, info: Info, id: strawberry.ID) -> Delivery | None:
+        principal = require_principal(info.context.auth.principal())
+        record = await info.context.loaders.delivery.load(str(id))
+        return None if record is None else Delivery.visible_to(principal, record)
+
+    @described_field("Public parcel tracking: no token needed; null for an unknown number.")
+    async def track_delivery(self, info: Info, tracking_number: str) -> Delivery | None:
+        delivery_id = await info.context.store.delivery_id_for_tracking_number(tracking_number.strip())
+        if delivery_id is None:
+            return None
+        record = await info.context.loaders.delivery.load(delivery_id)
+        return None if record is None else Delivery.from_record(record)
+
+
+@strawberry.type
+class Mutation:
+    @described_mutation(
+        "Moves a delivery along its state machine (ADMIN only, standing in for the carrier). "
+        "An illegal transition is a CONFLICT and changes nothing."
+    )
+    async def update_delivery_status(
+        self, info: Info, id: strawberry.ID, status: DeliveryStatus, note: str | None = None
+    ) -> Delivery:
+        require_admin(info.context.auth.principal())
+        clean_note = _clean_note(note)
+        traceparent = info.context.traceparent
+        change = await info.context.store.change_status(
+            str(id),
+            status,
+            note=clean_note,
+            at=datetime.now(UTC),
+            event_for=lambda change: delivery_status_changed(change, traceparent),
+        )
+        info.context.outbox_written()
+        return Delivery.from_record(change.delivery)
+
+
+def _clean_note(note: str | None) -> str | None:
+    if note is None or not note.strip():
+        return None
+    text = note.strip()
+    if len(text) > MAX_NOTE_LENGTH:
+        raise BadUserInput(f"note must be at most {MAX_NOTE_LENGTH} characters.", field="note")
+    return text
+
+
+schema = strawberry.federation.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Order, User, Delivery],
+    extensions=schema_extensions(),
+    federation_version="2.11",
+)
