@@ -44,9 +44,7 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
     """
     limit_rules = [
         *QueryDepthLimiter(max_depth=int(os.environ.get("GRAPHQL_MAX_DEPTH", "12"))).validation_rules,
-        *MaxAliasesLimiter(
-            max_alias_count=int(os.environ.get("GRAPHQL_MAX_ALIASES", "30"))
-        ).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=int(os.environ.get("GRAPHQL_MAX_ALIASES", "30"))).validation_rules,
     ]
     max_tokens = int(os.environ.get("GRAPHQL_MAX_TOKENS", "4000"))
     return [
@@ -65,7 +63,7 @@ class SubgraphGraphQL(GraphQL[Any, None]):
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self._context_factory = context_factory
 
-    async def get_context(self, request: Request | WebSocket, response: Response | None) -> Any:
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Any:
         assert isinstance(request, Request), "subgraphs serve no websockets"
         return await self._context_factory(request)
 

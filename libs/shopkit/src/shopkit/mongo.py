@@ -5,10 +5,18 @@ production. We stay within what both support: single-document atomic updates,
 no multi-document transactions, no change streams.
 """
 
+from typing import Any
+
 from pymongo import AsyncMongoClient, monitoring
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shopkit.metrics import STORE_COMMANDS
+
+Document = dict[str, Any]
+Client = AsyncMongoClient[Document]
+Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
 
 # Driver housekeeping that is not a query the service chose to make.
 _HANDSHAKE_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo"})
@@ -26,8 +34,8 @@ class _CommandCounter(monitoring.CommandListener):
         pass
 
 
-def connect(uri: str, database: str) -> tuple[AsyncMongoClient, AsyncDatabase]:
-    client: AsyncMongoClient = AsyncMongoClient(
+def connect(uri: str, database: str) -> tuple[Client, Database]:
+    client: Client = AsyncMongoClient(
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=3000,
@@ -36,7 +44,7 @@ def connect(uri: str, database: str) -> tuple[AsyncMongoClient, AsyncDatabase]:
     return client, client[database]
 
 
-async def is_ready(database: AsyncDatabase) -> bool:
+async def is_ready(database: Database) -> bool:
     try:
         await database.command("ping")
     except Exception:  # noqa: BLE001 - any failure means "not ready"

@@ -15,13 +15,13 @@ import contextlib
 import logging
 from typing import Any
 
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
 from shopkit.events.streams import publish
+from shopkit.mongo import Collection
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def outbox_push(*events: Event) -> dict[str, Any]:
 class OutboxRelay:
     def __init__(
         self,
-        collections: list[AsyncCollection],
+        collections: list[Collection],
         redis: Redis,
         stream: str,
         *,

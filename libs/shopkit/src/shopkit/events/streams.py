@@ -20,7 +20,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
@@ -31,12 +31,19 @@ from shopkit.metrics import EVENTS_HANDLED
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Event], Awaitable[None]]
+Fields = dict[str, str]
+Entry = tuple[str, Fields | None]
 EVENT_FIELD = "event"
 
 
 async def publish(redis: Redis, stream: str, event: Event) -> str:
-    entry_id: str = await redis.xadd(stream, {EVENT_FIELD: event.to_json()})
-    return entry_id
+    return str(await redis.xadd(stream, {EVENT_FIELD: event.to_json()}))
+
+
+async def read_events(redis: Redis, stream: str) -> list[Event]:
+    """Every event on a stream, oldest first (for tests and tooling, not consumers)."""
+    entries = cast(list[tuple[str, Fields]], await redis.xrange(stream))
+    return [Event.from_json(fields[EVENT_FIELD]) for _, fields in entries]
 
 
 def dead_letter_stream(stream: str, group: str) -> str:
@@ -56,7 +63,7 @@ class RetryPolicy:
     claim_idle: float = 15.0
 
     def backoff(self, attempts: int) -> float:
-        return min(self.first_backoff * 2 ** max(attempts - 1, 0), self.max_backoff)
+        return float(min(self.first_backoff * 2 ** max(attempts - 1, 0), self.max_backoff))
 
 
 class StreamConsumer:
@@ -106,21 +113,22 @@ class StreamConsumer:
                     raise
 
     async def _read_new(self) -> None:
-        replies = await self._redis.xreadgroup(
+        reply = await self._redis.xreadgroup(
             self._group,
             self._consumer,
             {stream: ">" for stream in self._streams},
             count=self._batch,
             block=self._block_ms,
         )
+        replies = cast(list[tuple[str, list[Entry]]] | None, reply)
         for stream, entries in replies or []:
             for entry_id, fields in entries:
-                await self._deliver(stream, entry_id, fields, attempts=1)
+                await self._deliver(stream, entry_id, fields or {}, attempts=1)
 
     async def _retry_pending(self) -> None:
         min_idle_ms = int(self._policy.first_backoff * 1000)
         for stream in self._streams:
-            pending = await self._redis.xpending_range(
+            pending: list[dict[str, Any]] = await self._redis.xpending_range(
                 stream, self._group, min="-", max="+", count=self._batch, idle=min_idle_ms
             )
             for entry in pending:
@@ -143,7 +151,7 @@ class StreamConsumer:
             min_idle_time=int(wait * 1000),
             message_ids=[entry["message_id"]],
         )
-        for entry_id, fields in claimed:
+        for entry_id, fields in cast(list[Entry], claimed):
             if fields is None:
                 continue  # the entry was trimmed from the stream meanwhile
             if attempts >= self._policy.max_attempts:
@@ -151,7 +159,7 @@ class StreamConsumer:
             else:
                 await self._deliver(stream, entry_id, fields, attempts=attempts + 1)
 
-    async def _deliver(self, stream: str, entry_id: str, fields: dict[str, str], attempts: int) -> None:
+    async def _deliver(self, stream: str, entry_id: str, fields: Fields, attempts: int) -> None:
         try:
             event = Event.from_json(fields[EVENT_FIELD])
         except (KeyError, ValueError, TypeError) as error:
@@ -171,7 +179,7 @@ class StreamConsumer:
         EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="ok").inc()
 
     async def _dead_letter(
-        self, stream: str, entry_id: str, fields: dict[str, str], attempts: int, reason: str
+        self, stream: str, entry_id: str, fields: Fields, attempts: int, reason: str
     ) -> None:
         dead = dead_letter_stream(stream, self._group)
         record = {
@@ -182,7 +190,7 @@ class StreamConsumer:
             "reason": reason,
         }
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(dead, record)
+            pipe.xadd(dead, cast(dict[Any, Any], record))
             pipe.xack(stream, self._group, entry_id)
             await pipe.execute()
         EVENTS_HANDLED.labels(stream=stream, type="unknown", outcome="dead_lettered").inc()

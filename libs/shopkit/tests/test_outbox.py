@@ -1,0 +1,68 @@
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from shopkit.events.envelope import Event
+from shopkit.events.outbox import OutboxRelay, outbox_push
+from shopkit.events.streams import publish, read_events
+from shopkit.mongo import Database
+from shopkit.mongo import connect as connect_mongo
+from shopkit.redis_client import connect as connect_redis
+
+
+@pytest.fixture
+async def database(mongodb_uri: str, database_name: str) -> AsyncIterator[Database]:
+    client, database = connect_mongo(mongodb_uri, database_name)
+    yield database
+    await client.drop_database(database_name)
+    await client.close()
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect_redis(redis_url)
+    yield client
+    await client.aclose()
+
+
+async def test_relay_publishes_each_event_once_and_empties_the_outbox(
+    database: Database, redis: Redis
+) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    first, second = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
+    await database.things.insert_one({"_id": "t1", "outbox": [first.to_doc()]})
+    await database.things.update_one({"_id": "t1"}, {"$push": outbox_push(second)})
+
+    relay = OutboxRelay([database.things], redis, stream)
+    assert await relay.relay_pending() == 2
+    assert await relay.relay_pending() == 0
+
+    assert [event.id for event in await read_events(redis, stream)] == [first.id, second.id]
+    assert await database.things.find_one({"_id": "t1"}) == {"_id": "t1", "outbox": []}
+
+
+async def test_a_relay_that_died_before_removing_republishes(database: Database, redis: Redis) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    event = Event("a.b", {"n": 1}, "test")
+    await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()]})
+    # The first relay published, then died before it could remove the event.
+    await publish(redis, stream, event)
+
+    await OutboxRelay([database.things], redis, stream).relay_pending()
+
+    published = await read_events(redis, stream)
+    assert [e.id for e in published] == [event.id, event.id]  # consumers dedupe by id
+    assert await database.things.find_one({"_id": "t1"}) == {"_id": "t1", "outbox": []}
+
+
+async def test_events_keep_their_content_through_the_outbox(database: Database, redis: Redis) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    event = Event(
+        "order.placed", {"total": {"amount": 1299, "currency": "USD"}}, "orders", traceparent="00-abc-01"
+    )
+    await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()]})
+    await OutboxRelay([database.things], redis, stream).relay_pending()
+    [received] = await read_events(redis, stream)
+    assert received == event

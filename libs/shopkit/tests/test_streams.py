@@ -1,0 +1,146 @@
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import cast
+
+import pytest
+from redis.asyncio import Redis
+
+from shopkit.events.envelope import Event
+from shopkit.events.streams import RetryPolicy, StreamConsumer, dead_letter_stream, publish
+from shopkit.redis_client import connect
+
+FAST = RetryPolicy(max_attempts=3, first_backoff=0.05, max_backoff=0.2, claim_idle=0.3)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = connect(redis_url)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def stream() -> str:
+    return f"test.{uuid.uuid4().hex}"
+
+
+@contextlib.asynccontextmanager
+async def consuming(consumer: StreamConsumer) -> AsyncIterator[None]:
+    task = asyncio.create_task(consumer.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], attempts: int = 200) -> None:
+    for _ in range(attempts):
+        if await condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition never became true")
+
+
+def an_event(n: int = 0) -> Event:
+    return Event(type="thing.happened", data={"n": n}, producer="test")
+
+
+async def test_handled_events_are_acknowledged(redis: Redis, stream: str) -> None:
+    seen: list[Event] = []
+
+    async def handler(event: Event) -> None:
+        seen.append(event)
+
+    consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
+    sent = [an_event(n) for n in range(5)]
+    async with consuming(consumer):
+        for event in sent:
+            await publish(redis, stream, event)
+
+        async def all_seen() -> bool:
+            return len(seen) == 5
+
+        await eventually(all_seen)
+        await asyncio.sleep(0.1)
+    assert [event.id for event in seen] == [event.id for event in sent]
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_failed_handling_is_retried_until_it_succeeds(redis: Redis, stream: str) -> None:
+    attempts: list[str] = []
+
+    async def flaky(event: Event) -> None:
+        attempts.append(event.id)
+        if len(attempts) < 3:
+            raise RuntimeError("transient")
+
+    consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=flaky, policy=FAST)
+    async with consuming(consumer):
+        await publish(redis, stream, an_event())
+
+        async def acknowledged() -> bool:
+            return len(attempts) == 3 and (await redis.xpending(stream, "g"))["pending"] == 0
+
+        await eventually(acknowledged)
+
+
+async def test_poison_event_goes_to_the_dead_letter_stream(redis: Redis, stream: str) -> None:
+    async def always_fails(event: Event) -> None:
+        raise RuntimeError("poison")
+
+    consumer = StreamConsumer(
+        redis, group="g", consumer="c1", streams=[stream], handler=always_fails, policy=FAST
+    )
+    async with consuming(consumer):
+        event = an_event()
+        await publish(redis, stream, event)
+
+        async def dead_lettered() -> bool:
+            return int(await redis.xlen(dead_letter_stream(stream, "g"))) == 1
+
+        await eventually(dead_lettered)
+    [(_, fields)] = cast(
+        list[tuple[str, dict[str, str]]], await redis.xrange(dead_letter_stream(stream, "g"))
+    )
+    assert Event.from_json(fields["event"]).id == event.id
+    assert fields["attempts"] == str(FAST.max_attempts)
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_unreadable_entry_is_dead_lettered_at_once(redis: Redis, stream: str) -> None:
+    async def handler(event: Event) -> None:
+        raise AssertionError("must not be called")
+
+    consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
+    async with consuming(consumer):
+        await redis.xadd(stream, {"event": "{not json"})
+
+        async def dead_lettered() -> bool:
+            return int(await redis.xlen(dead_letter_stream(stream, "g"))) == 1
+
+        await eventually(dead_lettered)
+
+
+async def test_pending_events_of_a_dead_consumer_are_claimed(redis: Redis, stream: str) -> None:
+    await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+    event = an_event()
+    await publish(redis, stream, event)
+    # A consumer that read the event and died before acknowledging it.
+    await redis.xreadgroup("g", "dead-consumer", {stream: ">"}, count=1)
+
+    seen: list[str] = []
+
+    async def handler(received: Event) -> None:
+        seen.append(received.id)
+
+    survivor = StreamConsumer(redis, group="g", consumer="c2", streams=[stream], handler=handler, policy=FAST)
+    async with consuming(survivor):
+
+        async def claimed() -> bool:
+            return seen == [event.id] and (await redis.xpending(stream, "g"))["pending"] == 0
+
+        await eventually(claimed)
