@@ -1,0 +1,1 @@
+"""The orders subgraph: the product catalog, orders, and their lifecycle."""

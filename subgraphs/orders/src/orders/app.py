@@ -1,0 +1,87 @@
+"""The orders service as an ASGI app: stores, catalog seed, outbox relay, event consumer."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from orders.config import SERVICE, Settings
+from orders.context import Context
+from orders.events import CONSUMED_STREAMS, OrderEventHandler
+from orders.loaders import create_loaders
+from orders.schema import schema
+from orders.seed import seed_catalog
+from orders.store import OrderStore
+from shopkit import http, mongo, redis_client
+from shopkit.auth import TokenVerifier
+from shopkit.context import authenticate, traceparent
+from shopkit.events.envelope import stream_for
+from shopkit.events.outbox import OutboxRelay
+from shopkit.events.streams import StreamConsumer, default_consumer_name
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    background_workers: bool = True,
+) -> Starlette:
+    """The app; `background_workers=False` leaves out the outbox relay and the event
+    consumer (tests that count store commands need a quiet store)."""
+    settings = settings or Settings.from_env()
+    verifier = verifier or TokenVerifier(settings.jwks_url)
+    client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
+    store = OrderStore(database)
+    events_redis = redis_client.connect(settings.events_redis_url)
+    relay = OutboxRelay([store.orders], events_redis, stream_for(SERVICE))
+    consumer = StreamConsumer(
+        events_redis,
+        group=SERVICE,
+        consumer=default_consumer_name(SERVICE),
+        streams=CONSUMED_STREAMS,
+        handler=OrderEventHandler(store),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.create_indexes()
+        await seed_catalog(store)
+        workers = (
+            [
+                asyncio.create_task(relay.run(), name="orders-outbox-relay"),
+                asyncio.create_task(consumer.run(), name="orders-event-consumer"),
+            ]
+            if background_workers
+            else []
+        )
+        try:
+            yield
+        finally:
+            for worker in workers:
+                worker.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await events_redis.aclose()
+            await client.close()
+
+    async def context_factory(request: Request) -> Context:
+        return Context(
+            auth=await authenticate(request, verifier),
+            loaders=create_loaders(store),
+            store=store,
+            traceparent=traceparent(request),
+            outbox_written=relay.notify,
+        )
+
+    async def mongodb_ready() -> bool:
+        return await mongo.is_ready(database)
+
+    # Only the store gates readiness: with the event Redis down, orders are
+    # still placed (their events wait in the outbox).
+    return http.create_app(
+        schema=schema,
+        context_factory=context_factory,
+        lifespan=lifespan,
+        readiness={"mongodb": mongodb_ready},
+    )

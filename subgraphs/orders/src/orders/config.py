@@ -1,0 +1,26 @@
+"""Settings of the orders service, read from environment variables."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+SERVICE = "orders"
+DEFAULT_PORT = 4002
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_database: str = SERVICE
+    events_redis_url: str = "redis://127.0.0.1:6379/0"
+    jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
+        defaults = cls()
+        return cls(
+            mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
+            mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
+            events_redis_url=env.get("EVENTS_REDIS_URL", defaults.events_redis_url),
+            jwks_url=env.get("JWKS_URL", defaults.jwks_url),
+        )

@@ -1,0 +1,24 @@
+"""The per-request context every resolver receives."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import strawberry
+
+from orders.loaders import Loaders
+from orders.store import OrderStore
+from shopkit.context import RequestAuth
+
+
+@dataclass(frozen=True)
+class Context:
+    auth: RequestAuth
+    loaders: Loaders
+    store: OrderStore
+    # W3C trace context of the request, carried into the events it causes.
+    traceparent: str | None
+    # Wakes the outbox relay so a new event is published without waiting for its next poll.
+    outbox_written: Callable[[], None]
+
+
+Info = strawberry.Info[Context, None]

@@ -1,0 +1,260 @@
+"""The orders subgraph: Product and Order (owned), User.orders (contributed), and mutations."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import strawberry
+
+from orders import checkout, events, lifecycle
+from orders.context import Info
+from orders.lifecycle import OrderStatus
+from orders.loaders import OrdersPageKey
+from orders.store import Document, utc_now
+from shopkit.auth import require_owner, require_principal
+from shopkit.errors import Conflict, NotFound
+from shopkit.http import schema_extensions
+from shopkit.pagination import Cursor, page_size
+from shopkit.types import Address, AddressInput, Money, PageInfo, utc
+
+DEFAULT_PAGE_SIZE = 20
+
+# Makes the lifecycle's enum a GraphQL enum (strawberry.enum marks the class in place).
+strawberry.enum(OrderStatus, description="Where an order is in its lifecycle.")
+
+
+@strawberry.federation.type(keys=["sku"], description="A product of the catalog, at its current price.")
+class Product:
+    sku: strawberry.ID
+    name: str
+    price: Money
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "Product":
+        return cls(sku=strawberry.ID(doc["_id"]), name=doc["name"], price=Money.from_doc(doc["price"]))
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, sku: strawberry.ID) -> "Product | None":
+        doc = await info.context.loaders.products.load(str(sku))
+        return None if doc is None else cls.from_doc(doc)
+
+
+@strawberry.type(description="A line of an order, priced when the order was placed.")
+class OrderItem:
+    sku: strawberry.Private[str]
+    name: strawberry.Private[str]
+    quantity: int
+    unit_price: Money
+
+    @strawberry.field
+    def line_total(self) -> Money:
+        return Money(amount=self.unit_price.amount * self.quantity, currency=self.unit_price.currency)
+
+    @strawberry.field(description="The product as the catalog has it now.")
+    async def product(self, info: Info) -> Product:
+        doc = await info.context.loaders.products.load(self.sku)
+        if doc is None:  # withdrawn from the catalog since: show it as it was sold
+            return Product(sku=strawberry.ID(self.sku), name=self.name, price=self.unit_price)
+        return Product.from_doc(doc)
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "OrderItem":
+        return cls(
+            sku=doc["sku"],
+            name=doc["name"],
+            quantity=doc["quantity"],
+            unit_price=Money.from_doc(doc["unitPrice"]),
+        )
+
+
+@strawberry.type(description="A status an order reached, when, and the event that moved it there.")
+class OrderHistoryEntry:
+    status: OrderStatus
+    at: datetime
+    event: str | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "OrderHistoryEntry":
+        return cls(status=OrderStatus(doc["status"]), at=utc(doc["at"]), event=doc.get("event"))
+
+
+@strawberry.federation.type(
+    keys=["id"], description="A customer's order. Visible to its customer and ADMINs."
+)
+class Order:
+    id: strawberry.ID
+    number: str = strawberry.field(description="Human-friendly, unique order number, e.g. SG-000123.")
+    status: OrderStatus
+    items: list[OrderItem]
+    total: Money
+    shipping_address: Address
+    created_at: datetime
+    updated_at: datetime
+    history: list[OrderHistoryEntry] = strawberry.field(description="Every step of the order, oldest first.")
+    customer_id: strawberry.Private[str]
+
+    @strawberry.field
+    def customer(self) -> "User":
+        return User(id=strawberry.ID(self.customer_id))
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "Order":
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            number=doc["number"],
+            status=OrderStatus(doc["status"]),
+            items=[OrderItem.from_doc(item) for item in doc["items"]],
+            total=Money.from_doc(doc["total"]),
+            shipping_address=Address.from_doc(doc["shippingAddress"]),
+            created_at=utc(doc["createdAt"]),
+            updated_at=utc(doc["updatedAt"]),
+            history=[OrderHistoryEntry.from_doc(entry) for entry in doc.get("history", [])],
+            customer_id=doc["customerId"],
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> "Order | None":
+        return await _visible_order(info, str(id))
+
+
+@strawberry.type
+class OrderConnection:
+    nodes: list[Order]
+    page_info: PageInfo
+
+
+@strawberry.federation.type(keys=["id"])
+class User:
+    id: strawberry.ID
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> "User":
+        return cls(id=id)
+
+    @strawberry.field(description="The customer's orders, newest first (the customer or an ADMIN only).")
+    async def orders(
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
+    ) -> OrderConnection:
+        require_owner(info.context.auth.principal(), str(self.id), "order history")
+        key = OrdersPageKey(
+            customer_id=str(self.id),
+            first=page_size(DEFAULT_PAGE_SIZE if first is None else first),
+            after=Cursor.decode(after) if after is not None else None,
+        )
+        page = await info.context.loaders.customer_orders.load(key)
+        last = page.orders[-1] if page.orders else None
+        end_cursor = Cursor(created_at=utc(last["createdAt"]), id=last["_id"]).encode() if last else None
+        return OrderConnection(
+            nodes=[Order.from_doc(doc) for doc in page.orders],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor),
+        )
+
+
+@strawberry.input
+class OrderItemInput:
+    sku: strawberry.ID
+    quantity: int
+
+
+@strawberry.input
+class PlaceOrderInput:
+    items: list[OrderItemInput]
+    shipping_address: AddressInput
+
+
+async def _visible_order(info: Info, order_id: str) -> Order | None:
+    principal = require_principal(info.context.auth.principal())
+    doc = await info.context.loaders.orders.load(order_id)
+    if doc is None:
+        return None
+    require_owner(principal, doc["customerId"], "order")
+    return Order.from_doc(doc)
+
+
+def _refuse_cancel(order: dict[str, Any]) -> None:
+    status = OrderStatus(order["status"])
+    refusal = lifecycle.cancel_refusal(status)
+    if refusal is not None:
+        raise Conflict(f"Order {order['number']} {refusal}.", status=status.value)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="The catalog; no sign-in needed.")
+    async def products(self, info: Info) -> list[Product]:
+        return [Product.from_doc(doc) for doc in await info.context.store.all_products()]
+
+    @strawberry.field(description="An order by id, for its customer or an ADMIN; null if there is none.")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        return await _visible_order(info, str(id))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description=(
+            "Places an order for the signed-in customer at catalog prices. At most 50 lines; lines "
+            "naming the same SKU are merged, and each SKU's quantity must be within 1..100."
+        )
+    )
+    async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
+        context = info.context
+        principal = require_principal(context.auth.principal())
+        lines = checkout.merge_lines(
+            [checkout.Line(sku=str(item.sku), quantity=item.quantity) for item in input.items]
+        )
+        shipping_address = input.shipping_address.to_doc()
+        products = await context.loaders.products.load_many([line.sku for line in lines])
+        priced = checkout.price(lines, {doc["_id"]: doc for doc in products if doc is not None})
+        # Everything is valid: from here on we write.
+        order = checkout.new_order(
+            order_id=uuid.uuid4().hex,
+            number=checkout.order_number(await context.store.next_order_sequence()),
+            customer_id=principal.user_id,
+            priced=priced,
+            shipping_address=shipping_address,
+            now=utc_now(),
+        )
+        await context.store.insert_order(order, events.order_placed(order, context.traceparent))
+        context.outbox_written()
+        return Order.from_doc(order)
+
+    @strawberry.mutation(
+        description=(
+            "Cancels an order that has not shipped (its customer or an ADMIN); "
+            "a captured payment is then refunded."
+        )
+    )
+    async def cancel_order(self, info: Info, id: strawberry.ID) -> Order:
+        context = info.context
+        principal = require_principal(context.auth.principal())
+        order = await context.loaders.orders.load(str(id))
+        if order is None:
+            raise NotFound(f"There is no order {id}.")
+        require_owner(principal, order["customerId"], "order")
+        _refuse_cancel(order)
+        now = utc_now()
+        event = events.order_cancelled(order["_id"], order["customerId"], now, context.traceparent)
+        entry = {
+            "status": OrderStatus.CANCELLED.value,
+            "at": now,
+            "event": event.type,
+            "eventId": event.id,
+        }
+        cancelled = await context.store.cancel_order(order["_id"], lifecycle.CANCELLABLE, entry, event, now)
+        if cancelled is None:
+            # The order moved on (shipped, or cancelled by a concurrent request) since we read it.
+            current = await context.store.order_state(order["_id"])
+            _refuse_cancel({**order, **(current or {})})
+            raise Conflict(f"Order {order['number']} changed meanwhile; try again.")
+        context.outbox_written()
+        return Order.from_doc(cancelled)
+
+
+schema = strawberry.federation.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Order, Product, User],
+    extensions=schema_extensions(),
+    federation_version="2.11",
+)

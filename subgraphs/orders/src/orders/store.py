@@ -1,0 +1,168 @@
+"""All MongoDB access of the orders service: queries, updates, indexes.
+
+Collections:
+- `products`: `{_id: sku, name, price: {amount, currency}}`
+- `orders`: `{_id, number, customerId, status, items, total, shippingAddress,
+  createdAt, updatedAt, history, appliedEvents, outbox}`
+- `counters`: `{_id: name, value}`, the sequence behind order numbers
+
+Every value in a filter comes from our own code or is a plain string the
+client sent, never a document the client sent, so no operator can be smuggled in.
+"""
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+
+from orders.lifecycle import OrderStatus
+from shopkit.events.envelope import Event
+from shopkit.events.outbox import outbox_push
+from shopkit.pagination import Cursor
+
+Document = dict[str, Any]
+
+# What GraphQL reads of an order: the bookkeeping arrays stay in the store.
+ORDER_FIELDS = {"outbox": 0, "appliedEvents": 0}
+ORDER_NUMBER_COUNTER = "orderNumber"
+
+
+def utc_now() -> datetime:
+    """Now, at the millisecond precision MongoDB stores, so cursors compare equal."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class OrderStore:
+    def __init__(self, database: AsyncDatabase[Document]) -> None:
+        self.products: AsyncCollection[Document] = database["products"]
+        self.orders: AsyncCollection[Document] = database["orders"]
+        self.counters: AsyncCollection[Document] = database["counters"]
+
+    async def create_indexes(self) -> None:
+        await self.orders.create_index(
+            [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
+            name="customer_newest_first",
+        )
+        await self.orders.create_index("number", unique=True, name="unique_number")
+
+    # -- products ---------------------------------------------------------------
+
+    async def upsert_products(self, products: Sequence[Document]) -> None:
+        """Creates or refreshes catalog entries by SKU (safe to run at every start)."""
+        writes = [
+            UpdateOne(
+                {"_id": product["_id"]},
+                {"$set": {field: value for field, value in product.items() if field != "_id"}},
+                upsert=True,
+            )
+            for product in products
+        ]
+        if writes:
+            await self.products.bulk_write(writes, ordered=False)
+
+    async def all_products(self) -> list[Document]:
+        return await self.products.find({}).sort("name", ASCENDING).to_list()
+
+    async def products_by_sku(self, skus: Sequence[str]) -> list[Document]:
+        cursor = self.products.find({"_id": {"$in": list(skus)}}, batch_size=max(len(skus), 1))
+        return await cursor.to_list()
+
+    # -- orders: reads ----------------------------------------------------------
+
+    async def orders_by_id(self, order_ids: Sequence[str]) -> list[Document]:
+        cursor = self.orders.find(
+            {"_id": {"$in": list(order_ids)}}, ORDER_FIELDS, batch_size=max(len(order_ids), 1)
+        )
+        return await cursor.to_list()
+
+    async def order_state(self, order_id: str) -> Document | None:
+        """Only what an event handler decides on: status and applied event ids."""
+        return await self.orders.find_one({"_id": order_id}, {"status": 1, "appliedEvents": 1})
+
+    async def customer_orders(self, customer_id: str, limit: int, after: Cursor | None) -> list[Document]:
+        """One customer's orders, newest first, strictly after the cursor."""
+        query: Document = {"customerId": customer_id, **(after.mongo_filter() if after else {})}
+        cursor = (
+            self.orders.find(query, ORDER_FIELDS, batch_size=limit)
+            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
+        return await cursor.to_list()
+
+    async def customers_order_keys(self, customer_ids: Sequence[str], after: Cursor | None) -> list[Document]:
+        """`{_id, customerId}` of several customers' orders, each customer's newest first.
+
+        MongoDB could cut each customer's list with `$group`/`$push`/`$slice`, which
+        FerretDB lacks, so this reads only the keys and the caller keeps each
+        customer's first N, then loads those orders by id.
+        """
+        query: Document = {
+            "customerId": {"$in": list(customer_ids)},
+            **(after.mongo_filter() if after else {}),
+        }
+        cursor = self.orders.find(query, {"customerId": 1}, batch_size=10_000).sort(
+            [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
+        )
+        return await cursor.to_list()
+
+    # -- orders: writes ---------------------------------------------------------
+
+    async def next_order_sequence(self) -> int:
+        counter = await self.counters.find_one_and_update(
+            {"_id": ORDER_NUMBER_COUNTER},
+            {"$inc": {"value": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert counter is not None, "an upsert always returns the document"
+        return int(counter["value"])
+
+    async def insert_order(self, order: Document, event: Event) -> None:
+        """Stores a new order with its `order.placed` event in its outbox."""
+        await self.orders.insert_one({**order, "outbox": [event.to_doc()]})
+
+    async def cancel_order(
+        self,
+        order_id: str,
+        cancellable: Iterable[OrderStatus],
+        history_entry: Document,
+        event: Event,
+        now: datetime,
+    ) -> Document | None:
+        """Cancels the order if its status still allows it; None if it no longer does."""
+        return await self.orders.find_one_and_update(
+            {"_id": order_id, "status": {"$in": [status.value for status in cancellable]}},
+            {
+                "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now},
+                "$push": {"history": history_entry, **outbox_push(event)},
+            },
+            projection=ORDER_FIELDS,
+            return_document=ReturnDocument.AFTER,
+        )
+
+    async def apply_event(
+        self,
+        order_id: str,
+        event_id: str,
+        expected: OrderStatus,
+        new_status: OrderStatus,
+        history_entry: Document,
+        now: datetime,
+    ) -> bool:
+        """Records a consumed event (and its status change) exactly once.
+
+        False when the order is no longer in `expected` status or the event was
+        already applied: the caller reads the order again and decides anew.
+        """
+        result = await self.orders.update_one(
+            {"_id": order_id, "status": expected.value, "appliedEvents": {"$ne": event_id}},
+            {
+                "$set": {"status": new_status.value, "updatedAt": now},
+                "$push": {"appliedEvents": event_id, "history": history_entry},
+            },
+        )
+        return result.modified_count == 1
