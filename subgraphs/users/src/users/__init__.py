@@ -1,0 +1,1 @@
+"""The users subgraph: accounts, sign-up and sign-in (EdDSA JWTs), addresses."""

@@ -1,0 +1,68 @@
+"""create_app(): the users subgraph as a Starlette app, with its lifespan."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from shopkit import http, mongo
+from shopkit.auth import TokenVerifier
+from shopkit.tokens import TokenSigner
+from users.config import Settings
+from users.context import Context, Services, build_context
+from users.passwords import Passwords
+from users.schema import schema
+from users.seed import seed
+from users.store import UserStore
+
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def own_key_verifier(signer: TokenSigner) -> TokenVerifier:
+    """Verifies with the signer's own public keys, never fetching them over HTTP from ourselves."""
+    verifier = TokenVerifier(jwks_url=JWKS_PATH)
+    verifier.use_keys(signer.public_keys())
+    return verifier
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+    signer = TokenSigner.from_pem_file(settings.jwt_private_key_file, create=True)
+    client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
+    services = Services(
+        store=UserStore(database),
+        passwords=Passwords.from_profile(settings.password_hash_profile),
+        signer=signer,
+        verifier=own_key_verifier(signer),
+        token_ttl=settings.token_ttl,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            await services.store.create_indexes()
+            await seed(services.store, services.passwords, settings)
+            yield
+        finally:
+            await client.close()
+
+    async def context(request: Request) -> Context:
+        return await build_context(request, services)
+
+    async def jwks(_: Request) -> JSONResponse:
+        # Verifiers cache the set and refetch on an unknown key id, so a short max-age suffices.
+        return JSONResponse(signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    async def mongodb_ready() -> bool:
+        return await mongo.is_ready(database)
+
+    return http.create_app(
+        schema=schema,
+        context_factory=context,
+        lifespan=lifespan,
+        readiness={"mongodb": mongodb_ready},
+        extra_routes=[Route(JWKS_PATH, jwks, methods=["GET"])],
+    )

@@ -1,0 +1,59 @@
+"""Fixtures: the users app in-process against a real FerretDB (or MONGODB_URI)."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from pymongo import AsyncMongoClient
+from support import GraphQLClient
+
+from users.app import create_app
+from users.config import Settings
+
+pytest_plugins = ["shopkit.testing"]
+
+
+@pytest.fixture
+def settings(mongodb_uri: str, database_name: str, tmp_path: Path) -> Settings:
+    return Settings(
+        mongodb_uri=mongodb_uri,
+        mongodb_database=database_name,
+        jwt_private_key_file=tmp_path / "keys" / "jwt-ed25519.pem",
+        # The cheapest argon2 parameters keep the suite fast; production uses the default.
+        password_hash_profile="CHEAPEST",
+    )
+
+
+@pytest.fixture
+async def users_collection(mongodb_uri: str, database_name: str) -> AsyncIterator[Any]:
+    """Direct access to the store, to check what a request did (or did not) write."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    try:
+        yield client[database_name]["users"]
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def http_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://users.test") as client:
+            yield client
+
+
+@pytest.fixture
+def graphql(http_client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(http_client)
+
+
+@pytest.fixture
+async def admin_token(graphql: GraphQLClient, settings: Settings) -> str:
+    body = await graphql.login(settings.admin_email, settings.admin_password)
+    assert "errors" not in body, body
+    token: str = body["data"]["login"]["token"]
+    return token

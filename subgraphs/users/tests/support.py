@@ -1,0 +1,55 @@
+"""Helpers the tests share: a small GraphQL client and the operations it sends."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class GraphQLClient:
+    http: httpx.AsyncClient
+
+    async def execute(
+        self, query: str, variables: dict[str, Any] | None = None, *, token: str | None = None
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        response = await self.http.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def register(self, email: str, name: str = "Ann Example", password: str = PASSWORD) -> "Account":
+        body = await self.execute(REGISTER, {"input": {"email": email, "name": name, "password": password}})
+        assert "errors" not in body, body
+        payload = body["data"]["register"]
+        return Account(id=payload["user"]["id"], token=payload["token"], email=payload["user"]["email"])
+
+    async def login(self, email: str, password: str) -> dict[str, Any]:
+        return await self.execute(LOGIN, {"email": email, "password": password})
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    token: str
+    email: str
+
+
+USER_FIELDS = "id email name role createdAt addresses { line1 line2 city postalCode country }"
+REGISTER = f"""
+mutation Register($input: RegisterInput!) {{
+  register(input: $input) {{ token user {{ {USER_FIELDS} }} }}
+}}"""
+LOGIN = f"""
+mutation Login($email: String!, $password: String!) {{
+  login(email: $email, password: $password) {{ token user {{ {USER_FIELDS} }} }}
+}}"""
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
