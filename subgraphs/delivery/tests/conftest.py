@@ -1,0 +1,208 @@
+"""Fixtures: a real redis-server (shopkit.testing), the app in-process, tokens, event helpers.
+
+Each test gets two freshly flushed Redis databases on the session's server: one
+for the store and one for the event streams, as in production (where they may
+even be different servers). `same_redis` tests put both on one database.
+"""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from redis.asyncio import Redis
+from shopkit import redis_client
+from shopkit.auth import Role, TokenVerifier
+from shopkit.events.envelope import Event
+from shopkit.tokens import TokenSigner
+from starlette.applications import Starlette
+
+from delivery.app import create_app
+from delivery.config import Settings
+from delivery.events import EventHandlers
+from delivery.store import DeliveryStore
+
+pytest_plugins = ["shopkit.testing"]
+
+STORE_DB = 1
+EVENTS_DB = 2
+ADDRESS = {"line1": "Keizersgracht 1", "line2": None, "city": "Amsterdam", "postalCode": "1015 CJ", "country": "NL"}
+
+T = TypeVar("T")
+
+
+def database_url(redis_url: str, db: int) -> str:
+    return f"{redis_url.rsplit('/', 1)[0]}/{db}"
+
+
+@pytest.fixture
+def same_redis() -> bool:
+    """Overridden by parametrized tests that run store and streams on one database."""
+    return False
+
+
+@pytest.fixture
+async def settings(redis_url: str, same_redis: bool) -> Settings:
+    store_url = database_url(redis_url, STORE_DB)
+    events_url = store_url if same_redis else database_url(redis_url, EVENTS_DB)
+    for url in {store_url, events_url}:
+        redis = redis_client.connect(url)
+        await redis.flushdb()
+        await redis.aclose()
+    return Settings(redis_url=store_url, events_redis_url=events_url, jwks_url="http://127.0.0.1:9/unused")
+
+
+@pytest.fixture
+def signer() -> TokenSigner:
+    return TokenSigner.generate()
+
+
+@pytest.fixture
+def verifier(signer: TokenSigner) -> TokenVerifier:
+    verifier = TokenVerifier("http://127.0.0.1:9/unused")
+    verifier.use_keys(signer.public_keys())
+    return verifier
+
+
+@pytest.fixture
+async def app(settings: Settings, verifier: TokenVerifier) -> AsyncIterator[Starlette]:
+    application = create_app(settings, verifier=verifier)
+    async with LifespanManager(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://delivery") as http:
+        yield http
+
+
+@pytest.fixture
+async def store_redis(settings: Settings) -> AsyncIterator[Redis]:
+    redis = redis_client.connect(settings.redis_url)
+    yield redis
+    await redis.aclose()
+
+
+@pytest.fixture
+async def events_redis(settings: Settings) -> AsyncIterator[Redis]:
+    redis = redis_client.connect(settings.events_redis_url)
+    yield redis
+    await redis.aclose()
+
+
+@pytest.fixture
+def store(store_redis: Redis) -> DeliveryStore:
+    return DeliveryStore(store_redis)
+
+
+@pytest.fixture
+def handlers(store: DeliveryStore) -> EventHandlers:
+    return EventHandlers(store, outbox_written=lambda: None)
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def customer(signer: TokenSigner) -> Caller:
+    user_id = uuid.uuid4().hex
+    return Caller(user_id, signer.issue(user_id, Role.CUSTOMER))
+
+
+@pytest.fixture
+def other_customer(signer: TokenSigner) -> Caller:
+    user_id = uuid.uuid4().hex
+    return Caller(user_id, signer.issue(user_id, Role.CUSTOMER))
+
+
+@pytest.fixture
+def admin(signer: TokenSigner) -> Caller:
+    user_id = uuid.uuid4().hex
+    return Caller(user_id, signer.issue(user_id, Role.ADMIN))
+
+
+def payment_captured(order_id: str, customer_id: str, *, event_id: str | None = None) -> Event:
+    return Event(
+        type="payment.captured",
+        producer="payments",
+        traceparent="00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        id=event_id or uuid.uuid4().hex,
+        data={
+            "paymentId": uuid.uuid4().hex,
+            "orderId": order_id,
+            "customerId": customer_id,
+            "amount": {"amount": 4200, "currency": "EUR"},
+            "shippingAddress": ADDRESS,
+            "capturedAt": datetime.now(UTC).isoformat(),
+        },
+    )
+
+
+def order_cancelled(order_id: str, customer_id: str, *, event_id: str | None = None) -> Event:
+    return Event(
+        type="order.cancelled",
+        producer="orders",
+        id=event_id or uuid.uuid4().hex,
+        data={"orderId": order_id, "customerId": customer_id, "cancelledAt": datetime.now(UTC).isoformat()},
+    )
+
+
+async def graphql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    caller: Caller | None = None,
+) -> dict[str, Any]:
+    response = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables or {}},
+        headers=caller.headers if caller else {},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+async def eventually(check: Callable[[], Awaitable[T]], *, attempts: int = 200) -> T:
+    """Polls until `check` returns something truthy (background tasks are asynchronous)."""
+    for _ in range(attempts):
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.05)
+    raise AssertionError("the condition never became true")
+
+
+async def snapshot(redis: Redis) -> dict[str, Any]:
+    """Every key of a database with its value, to show that nothing changed."""
+    state: dict[str, Any] = {}
+    async for key in redis.scan_iter():
+        kind = await redis.type(key)
+        if kind == "string":
+            state[key] = await redis.get(key)
+        elif kind == "list":
+            state[key] = await redis.lrange(key, 0, -1)
+        elif kind == "zset":
+            state[key] = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "stream":
+            state[key] = await redis.xrange(key)
+        else:
+            state[key] = kind
+    return state
