@@ -53,9 +53,10 @@ class ServiceUnavailable(ShopError):
 
 
 def _is_expected(error: GraphQLError) -> bool:
-    # Validation and parse errors have no original error: they are about the
-    # document the client sent and are safe to show as they are.
-    return error.original_error is None or isinstance(error.original_error, ShopError)
+    # Validation and parse errors have no original error, and variables that do
+    # not match their input type wrap a GraphQLError: all are about what the
+    # client sent and are safe to show as they are.
+    return error.original_error is None or isinstance(error.original_error, ShopError | GraphQLError)
 
 
 class MaskInternalErrors(MaskErrors):
