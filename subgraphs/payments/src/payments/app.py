@@ -1,0 +1,101 @@
+"""create_app(): the payments subgraph as a Starlette app, with its background tasks.
+
+The lifespan creates the indexes, then runs until shutdown:
+- the outbox relay (payment events → shopgraph.events.payments),
+- the consumer of shopgraph.events.orders (group "payments"),
+- the maintenance loop (purge old idempotency keys, recover interrupted charges).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+
+from payments.config import SERVICE, Settings
+from payments.context import Context, build_context
+from payments.events import ORDERS_STREAM, OrderEventHandler
+from payments.operations import Payments
+from payments.processor import CardProcessor
+from payments.schema import schema
+from payments.store import PaymentStore
+from shopkit import mongo, redis_client
+from shopkit.auth import TokenVerifier
+from shopkit.events.envelope import stream_for
+from shopkit.events.outbox import OutboxRelay
+from shopkit.events.streams import StreamConsumer, default_consumer_name
+from shopkit.http import create_app as create_subgraph_app
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    verifier: TokenVerifier | None = None,
+    processor: CardProcessor | None = None,
+) -> Starlette:
+    """The app; tests pass settings, a verifier holding their keys, and a processor to inspect."""
+    settings = settings or Settings.from_env()
+    verifier = verifier or TokenVerifier(settings.jwks_url)
+    mongo_client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
+    events_redis = redis_client.connect(settings.events_redis_url)
+    store = PaymentStore(database)
+    relay = OutboxRelay(
+        [store.payments], events_redis, stream_for(SERVICE), idle_interval=settings.outbox_poll_seconds
+    )
+    payments = Payments(store, processor or CardProcessor(), settings, outbox_written=relay.notify)
+    consumer = StreamConsumer(
+        events_redis,
+        group=SERVICE,
+        consumer=default_consumer_name(SERVICE),
+        streams=[ORDERS_STREAM],
+        handler=OrderEventHandler(store, payments),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.create_indexes()
+        tasks = [
+            asyncio.create_task(relay.run(), name="payments-outbox-relay"),
+            asyncio.create_task(consumer.run(), name="payments-orders-consumer"),
+            asyncio.create_task(
+                maintain(payments, settings.maintenance_interval_seconds), name="payments-maintenance"
+            ),
+        ]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await events_redis.aclose()
+            await mongo_client.close()
+
+    async def context(request: Request) -> Context:
+        return await build_context(request, verifier, store, payments)
+
+    return create_subgraph_app(
+        schema=schema,
+        context_factory=context,
+        lifespan=lifespan,
+        # Ready means the store answers; events wait in the outbox while Redis is away.
+        readiness={"mongodb": lambda: mongo.is_ready(database)},
+    )
+
+
+async def maintain(payments: Payments, interval: float) -> None:
+    """Periodic upkeep; a failed round is logged and retried next round."""
+    while True:
+        try:
+            purged = await payments.purge_idempotency_keys()
+            if purged:
+                log.info("purged %d expired idempotency keys", purged)
+            await payments.recover_interrupted()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("payments maintenance round failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,59 @@
+"""Settings of the payments service, read from environment variables."""
+
+import os
+from dataclasses import dataclass
+
+SERVICE = "payments"
+DEFAULT_PORT = 4003
+
+
+@dataclass(frozen=True)
+class Settings:
+    mongodb_uri: str = "mongodb://127.0.0.1:27017/"
+    mongodb_database: str = SERVICE
+    events_redis_url: str = "redis://127.0.0.1:6379/0"
+    jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
+    # Keys the HMAC that fingerprints cards in idempotency records. Set a secret
+    # in production; changing it only makes in-flight idempotency keys mismatch.
+    card_fingerprint_key: str = "shopgraph-local-card-fingerprint-key"
+    # payOrder may arrive before the order.placed event: wait this long for it.
+    order_wait_seconds: float = 2.0
+    # A duplicate payOrder waits this long for the first one to finish.
+    idempotency_wait_seconds: float = 10.0
+    # Idempotency keys are kept at least 24 h; older than this they are purged.
+    idempotency_retention_days: float = 7.0
+    # A charge left PENDING this long was interrupted (a crash) and is recovered.
+    stale_payment_seconds: float = 60.0
+    maintenance_interval_seconds: float = 30.0
+    # The outbox relay is woken on every write; this poll only catches stragglers.
+    outbox_poll_seconds: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.idempotency_retention_days < 1:
+            raise ValueError(
+                "idempotency keys must be kept at least 24 hours (IDEMPOTENCY_RETENTION_DAYS >= 1)"
+            )
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        defaults = cls()
+        env = os.environ
+        return cls(
+            mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
+            mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
+            events_redis_url=env.get("EVENTS_REDIS_URL", defaults.events_redis_url),
+            jwks_url=env.get("JWKS_URL", defaults.jwks_url),
+            card_fingerprint_key=env.get("CARD_FINGERPRINT_KEY", defaults.card_fingerprint_key),
+            order_wait_seconds=float(env.get("ORDER_WAIT_SECONDS", defaults.order_wait_seconds)),
+            idempotency_wait_seconds=float(
+                env.get("IDEMPOTENCY_WAIT_SECONDS", defaults.idempotency_wait_seconds)
+            ),
+            idempotency_retention_days=float(
+                env.get("IDEMPOTENCY_RETENTION_DAYS", defaults.idempotency_retention_days)
+            ),
+            stale_payment_seconds=float(env.get("STALE_PAYMENT_SECONDS", defaults.stale_payment_seconds)),
+            maintenance_interval_seconds=float(
+                env.get("MAINTENANCE_INTERVAL_SECONDS", defaults.maintenance_interval_seconds)
+            ),
+            outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds)),
+        )

@@ -1,0 +1,135 @@
+"""Events: the ones payments produces, and its handlers for the orders stream.
+
+Produced (through the outbox of the payment document): `payment.captured`,
+`payment.failed`, `payment.refunded`; schemas in events/schemas/.
+Consumed (group "payments", stream shopgraph.events.orders):
+- `order.placed` → the order projection payOrder checks against;
+- `order.cancelled` → projection CANCELLED, every captured payment refunded in full.
+"""
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from payments.config import SERVICE
+from payments.store import ORDER_OPEN, Document, PaymentStore
+from shopkit.events.envelope import Event, stream_for
+
+if TYPE_CHECKING:
+    from payments.operations import Payments
+
+log = logging.getLogger(__name__)
+
+ORDERS_STREAM = stream_for("orders")
+
+
+def _money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+def payment_captured(payment: Document, order: Document, at: datetime, traceparent: str | None) -> Event:
+    return Event(
+        type="payment.captured",
+        producer=SERVICE,
+        traceparent=traceparent,
+        data={
+            "paymentId": payment["_id"],
+            "orderId": payment["orderId"],
+            "customerId": payment["payerId"],
+            "amount": payment["amount"],
+            "shippingAddress": order["shippingAddress"],
+            "capturedAt": _iso(at),
+        },
+    )
+
+
+def payment_failed(payment: Document, reason: str, traceparent: str | None) -> Event:
+    return Event(
+        type="payment.failed",
+        producer=SERVICE,
+        traceparent=traceparent,
+        data={
+            "paymentId": payment["_id"],
+            "orderId": payment["orderId"],
+            "customerId": payment["payerId"],
+            "amount": payment["amount"],
+            "reason": reason,
+        },
+    )
+
+
+def payment_refunded(payment: Document, amount: int, traceparent: str | None) -> Event:
+    """The event for refunding `amount` more of `payment` (as it was before the refund)."""
+    currency = payment["amount"]["currency"]
+    refunded_total = payment["refundedAmount"] + amount
+    return Event(
+        type="payment.refunded",
+        producer=SERVICE,
+        traceparent=traceparent,
+        data={
+            "paymentId": payment["_id"],
+            "orderId": payment["orderId"],
+            "customerId": payment["payerId"],
+            "amount": _money(amount, currency),
+            "refundedTotal": _money(refunded_total, currency),
+            "fullyRefunded": refunded_total == payment["amount"]["amount"],
+        },
+    )
+
+
+def order_projection(event: Event) -> Document:
+    """What payments keeps of a placed order."""
+    data = event.data
+    total = data["total"]
+    address = data["shippingAddress"]
+    now = datetime.now(UTC)
+    return {
+        "_id": str(data["orderId"]),
+        "number": str(data.get("number", "")),
+        "customerId": str(data["customerId"]),
+        "total": _money(int(total["amount"]), str(total["currency"])),
+        "shippingAddress": {
+            "line1": address["line1"],
+            "line2": address.get("line2"),
+            "city": address["city"],
+            "postalCode": address["postalCode"],
+            "country": address["country"],
+        },
+        "status": ORDER_OPEN,
+        "capturingPaymentId": None,
+        "placedAt": datetime.fromisoformat(data["placedAt"]) if data.get("placedAt") else now,
+        "createdAt": now,
+        "updatedAt": now,
+        "appliedEvents": [event.id],
+    }
+
+
+class OrderNotProjectedYet(Exception):
+    """order.cancelled came before order.placed: the consumer retries it later."""
+
+
+class OrderEventHandler:
+    """Handles the orders stream's events; every effect is idempotent by event id."""
+
+    def __init__(self, store: PaymentStore, payments: "Payments") -> None:
+        self._store = store
+        self._payments = payments
+
+    async def __call__(self, event: Event) -> None:
+        if event.type == "order.placed":
+            await self._store.record_order_placed(order_projection(event))
+        elif event.type == "order.cancelled":
+            await self._on_order_cancelled(event)
+        else:
+            log.debug("payments ignores %s events", event.type)
+
+    async def _on_order_cancelled(self, event: Event) -> None:
+        order_id = str(event.data["orderId"])
+        order = await self._store.mark_order_cancelled(order_id, event.id, datetime.now(UTC))
+        if order is None:
+            raise OrderNotProjectedYet(f"order {order_id} cancelled before payments saw it placed")
+        await self._payments.refund_cancelled_order(order, event)

@@ -1,0 +1,339 @@
+"""What the payments service does: pay an order, refund, and repair interrupted work.
+
+Paying an order, step by step (each step one single-document write):
+1. the idempotency key is reserved: `idempotency_keys[<payer>:<key>]` → a
+   new payment id and the hash of the request. A duplicate finds the record
+   and waits for that payment instead of charging;
+2. the order projection is claimed for that payment (`capturingPaymentId`
+   set only where none is set and the order is OPEN), so one order is never
+   captured twice, whatever the keys;
+3. the payment is inserted as PENDING, the processor is charged with the
+   payment id as its reference (idempotent), and the payment is settled to
+   CAPTURED or FAILED together with its event in one update;
+4. a decline releases the claim, so the customer may pay again (new key).
+A request refused at step 2 releases its key: refusals leave nothing behind.
+A crash between steps leaves a claim or a PENDING payment that
+`recover_interrupted` settles from the processor's record.
+"""
+
+import asyncio
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from payments import events
+from payments.config import Settings
+from payments.processor import CardDetails, CardProcessor
+from payments.store import (
+    CAPTURED,
+    FAILED,
+    ORDER_CANCELLED,
+    PARTIALLY_REFUNDED,
+    PENDING,
+    REFUNDABLE,
+    REFUNDED,
+    Document,
+    PaymentStore,
+)
+from shopkit.auth import Principal
+from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound
+from shopkit.events.envelope import Event
+
+log = logging.getLogger(__name__)
+
+MIN_KEY_LENGTH = 8
+MAX_KEY_LENGTH = 100
+INTERRUPTED = "processing_interrupted"
+# Conditional updates lost to a concurrent writer are recomputed this many times.
+MAX_RETRIES = 20
+
+
+@dataclass(frozen=True)
+class PayRequest:
+    """A payOrder request that passed every input check."""
+
+    order_id: str
+    card: CardDetails
+    idempotency_key: str
+
+
+def check_idempotency_key(key: str) -> str:
+    if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH:
+        raise BadUserInput(
+            f"idempotencyKey must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters.",
+            field="idempotencyKey",
+        )
+    return key
+
+
+def check_refund_amount(amount: int | None) -> int | None:
+    if amount is not None and amount < 1:
+        raise BadUserInput("A refund amount must be at least 1 (minor units).", field="amount")
+    return amount
+
+
+class PaymentInFlight(Exception):
+    """A charge of a cancelled order is still running: refund once it settles."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Payments:
+    def __init__(
+        self,
+        store: PaymentStore,
+        processor: CardProcessor,
+        settings: Settings,
+        outbox_written: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._processor = processor
+        self._settings = settings
+        # Wakes the outbox relay so events leave without waiting for its poll.
+        self._outbox_written = outbox_written
+
+    # --- payOrder -------------------------------------------------------------
+
+    async def pay_order(self, payer: Principal, request: PayRequest, traceparent: str | None) -> Document:
+        order = (await self.wait_for_orders([request.order_id])).get(request.order_id)
+        if order is None:
+            raise NotFound(f"Order {request.order_id} does not exist (or is not known to payments yet).")
+        # Only the customer pays: an ADMIN paying someone else's order would
+        # charge a card for an order they do not own.
+        if order["customerId"] != payer.user_id:
+            raise Forbidden("Only the order's customer can pay for it.")
+
+        key_id = f"{payer.user_id}:{request.idempotency_key}"
+        request_hash = self._request_hash(order, request.card)
+        for _ in range(MAX_RETRIES):
+            payment_id = new_id()
+            earlier = await self._store.reserve_idempotency_key(
+                {
+                    "_id": key_id,
+                    "payerId": payer.user_id,
+                    "orderId": order["_id"],
+                    "requestHash": request_hash,
+                    "paymentId": payment_id,
+                    "createdAt": utcnow(),
+                }
+            )
+            if earlier is None:
+                return await self._charge(order, payer, request.card, payment_id, key_id, traceparent)
+            if earlier["requestHash"] != request_hash:
+                raise BadUserInput(
+                    "This idempotencyKey was already used for a different payment request.",
+                    field="idempotencyKey",
+                )
+            replayed = await self._await_settled(earlier["paymentId"], key_id)
+            if replayed is not None:
+                return replayed
+            # The first request with this key was refused and released the key: try it ourselves.
+        raise Conflict("This payment request keeps being retried concurrently; try again.")
+
+    def _request_hash(self, order: Document, card: CardDetails) -> str:
+        fingerprint = card.fingerprint(self._settings.card_fingerprint_key.encode())
+        canonical = json.dumps(
+            [order["_id"], fingerprint, order["total"]["amount"], order["total"]["currency"]],
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    async def _charge(
+        self,
+        order: Document,
+        payer: Principal,
+        card: CardDetails,
+        payment_id: str,
+        key_id: str,
+        traceparent: str | None,
+    ) -> Document:
+        now = utcnow()
+        if not await self._store.claim_order(order["_id"], payment_id, now):
+            await self._store.release_idempotency_key(key_id, payment_id)
+            raise await self._claim_refused(order["_id"])
+        payment: Document = {
+            "_id": payment_id,
+            "orderId": order["_id"],
+            "payerId": payer.user_id,
+            "amount": dict(order["total"]),
+            "status": PENDING,
+            "card": {"brand": card.summary.brand, "last4": card.summary.last4},
+            "failureReason": None,
+            "refundedAmount": 0,
+            "refunds": [],
+            "createdAt": now,
+            "updatedAt": now,
+            "appliedEvents": [],
+        }
+        await self._store.insert_payment(payment)
+        result = await self._processor.charge(
+            reference=payment_id,
+            card=card,
+            amount=order["total"]["amount"],
+            currency=order["total"]["currency"],
+        )
+        return await self._settle(payment, order, result.decline_reason, traceparent)
+
+    async def _claim_refused(self, order_id: str) -> Conflict:
+        order = (await self._store.orders_by_ids([order_id])).get(order_id)
+        if order is not None and order["status"] == ORDER_CANCELLED:
+            return Conflict("This order was cancelled; it cannot be paid.")
+        return Conflict("This order is already paid, or a payment for it is in progress.")
+
+    async def _settle(
+        self, payment: Document, order: Document, decline_reason: str | None, traceparent: str | None
+    ) -> Document:
+        """Records the processor's answer: approved when `decline_reason` is None."""
+        now = utcnow()
+        event: Event
+        if decline_reason is None:
+            changes = {"status": CAPTURED, "capturedAt": now, "updatedAt": now}
+            event = events.payment_captured(payment, order, now, traceparent)
+        else:
+            changes = {"status": FAILED, "failureReason": decline_reason, "updatedAt": now}
+            event = events.payment_failed(payment, decline_reason, traceparent)
+        settled = await self._store.settle_payment(payment["_id"], changes, event)
+        if settled is None:  # settled meanwhile by recovery: report what it decided
+            settled = await self._store.find_payment(payment["_id"])
+            assert settled is not None, "payments are never deleted"
+        else:
+            self._outbox_written()
+        if settled["status"] == FAILED:
+            await self._store.release_order_claim(order["_id"], payment["_id"], now)
+        return settled
+
+    async def _await_settled(self, payment_id: str, key_id: str) -> Document | None:
+        """The payment a duplicate request refers to, once settled; None if the key was released."""
+        deadline = asyncio.get_running_loop().time() + self._settings.idempotency_wait_seconds
+        pause = 0.02
+        while True:
+            payment = await self._store.find_payment(payment_id)
+            if payment is not None and payment["status"] != PENDING:
+                return payment
+            if payment is None:
+                record = await self._store.find_idempotency_key(key_id)
+                if record is None or record["paymentId"] != payment_id:
+                    return None
+            if asyncio.get_running_loop().time() >= deadline:
+                raise Conflict("A payment with this idempotencyKey is still being processed; retry shortly.")
+            await asyncio.sleep(pause)
+            pause = min(pause * 1.5, 0.25)
+
+    async def wait_for_orders(self, order_ids: list[str]) -> dict[str, Document]:
+        """Order projections by id, polling briefly for ones whose order.placed is in flight."""
+        found = await self._store.orders_by_ids(order_ids)
+        deadline = asyncio.get_running_loop().time() + self._settings.order_wait_seconds
+        while len(found) < len(set(order_ids)) and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.1)
+            found.update(await self._store.orders_by_ids([i for i in order_ids if i not in found]))
+        return found
+
+    # --- refunds --------------------------------------------------------------
+
+    async def refund(self, payment_id: str, amount: int | None, traceparent: str | None) -> Document:
+        """Refunds `amount` (default: all that remains) of a payment; ADMIN checked by the caller."""
+        for _ in range(MAX_RETRIES):
+            payment = await self._store.find_payment(payment_id)
+            if payment is None:
+                raise NotFound(f"Payment {payment_id} does not exist.")
+            if payment["status"] not in REFUNDABLE:
+                raise Conflict(
+                    f"Only a CAPTURED or PARTIALLY_REFUNDED payment can be refunded; this one is "
+                    f"{payment['status']}."
+                )
+            remaining = payment["amount"]["amount"] - payment["refundedAmount"]
+            refund_amount = remaining if amount is None else amount
+            if not 1 <= refund_amount <= remaining:
+                raise BadUserInput(
+                    f"The refund amount must be between 1 and {remaining} (what remains refundable).",
+                    field="amount",
+                )
+            refunded = await self._record_refund(payment, refund_amount, "requested", traceparent)
+            if refunded is not None:
+                return refunded
+        raise Conflict("The payment kept changing while refunding it; try again.")
+
+    async def refund_cancelled_order(self, order: Document, event: Event) -> None:
+        """Refunds in full every captured payment of a cancelled order, once per event."""
+        payments = (await self._store.payments_by_order_ids([order["_id"]])).get(order["_id"], [])
+        claim = order.get("capturingPaymentId")
+        unsettled = [p["_id"] for p in payments if p["status"] == PENDING]
+        if unsettled or (claim is not None and claim not in {p["_id"] for p in payments}):
+            raise PaymentInFlight(f"order {order['_id']} has a charge in flight; refunding once it settles")
+        for payment in payments:
+            await self._refund_rest(payment, event)
+
+    async def _refund_rest(self, payment: Document, event: Event) -> None:
+        current: Document | None = payment
+        for _ in range(MAX_RETRIES):
+            if current is None or current["status"] not in REFUNDABLE:
+                return
+            if event.id in current.get("appliedEvents", []):
+                return
+            remaining = current["amount"]["amount"] - current["refundedAmount"]
+            refunded = await self._record_refund(
+                current, remaining, "order_cancelled", event.traceparent, applied_event_id=event.id
+            )
+            if refunded is not None:
+                return
+            current = await self._store.find_payment(payment["_id"])
+        raise Conflict(f"payment {payment['_id']} kept changing while refunding it")
+
+    async def _record_refund(
+        self,
+        payment: Document,
+        amount: int,
+        reason: str,
+        traceparent: str | None,
+        applied_event_id: str | None = None,
+    ) -> Document | None:
+        now = utcnow()
+        fully = payment["refundedAmount"] + amount == payment["amount"]["amount"]
+        updated = await self._store.record_refund(
+            payment,
+            refund={"id": new_id(), "amount": amount, "reason": reason, "at": now},
+            status=REFUNDED if fully else PARTIALLY_REFUNDED,
+            event=events.payment_refunded(payment, amount, traceparent),
+            at=now,
+            applied_event_id=applied_event_id,
+        )
+        if updated is not None:
+            self._outbox_written()
+        return updated
+
+    # --- maintenance ----------------------------------------------------------
+
+    async def purge_idempotency_keys(self) -> int:
+        retention = timedelta(days=self._settings.idempotency_retention_days)
+        return await self._store.purge_idempotency_keys(utcnow() - retention)
+
+    async def recover_interrupted(self) -> None:
+        """Settles charges a crash left PENDING, and frees claims no payment holds."""
+        stale_before = utcnow() - timedelta(seconds=self._settings.stale_payment_seconds)
+        for payment in await self._store.pending_payments_older_than(stale_before):
+            order = (await self._store.orders_by_ids([payment["orderId"]])).get(payment["orderId"])
+            if order is None:
+                continue
+            charge = await self._processor.lookup(payment["_id"])
+            # No record at the processor: the charge never reached it, nothing was taken.
+            decline_reason = INTERRUPTED if charge is None else charge.decline_reason
+            log.warning("recovering interrupted payment %s", payment["_id"])
+            await self._settle(payment, order, decline_reason, traceparent=None)
+        for order in await self._store.claims_older_than(stale_before):
+            payment_id = order["capturingPaymentId"]
+            holder = await self._store.find_payment(payment_id)
+            if holder is None or holder["status"] == FAILED:
+                log.warning("releasing stale claim of order %s by payment %s", order["_id"], payment_id)
+                await self._store.release_order_claim(order["_id"], payment_id, utcnow())
+                if holder is None:
+                    await self._store.release_idempotency_keys_of(payment_id)

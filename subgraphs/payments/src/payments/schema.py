@@ -1,0 +1,240 @@
+"""The payments subgraph: Payment, payOrder/refundPayment, and what it adds to Order and User."""
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+import strawberry
+
+from payments import processor
+from payments.context import Context
+from payments.loaders import PageKey
+from payments.operations import PayRequest, check_idempotency_key, check_refund_amount
+from payments.store import CAPTURED, PARTIALLY_REFUNDED, REFUNDED, Document
+from shopkit.auth import require_admin, require_owner, require_principal
+from shopkit.errors import NotFound
+from shopkit.http import schema_extensions
+from shopkit.pagination import Cursor, page_size
+from shopkit.types import Money, PageInfo, utc
+
+Info = strawberry.Info[Context, None]
+
+# Payments whose money was taken; what is still held is amount - refundedAmount.
+CHARGED = (CAPTURED, PARTIALLY_REFUNDED, REFUNDED)
+DEFAULT_PAGE_SIZE = 20
+
+
+@strawberry.enum(description="Where a payment is in its life: PENDING while the card is being charged.")
+class PaymentStatus(enum.Enum):
+    PENDING = "PENDING"
+    CAPTURED = "CAPTURED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+
+
+@strawberry.type(description="All that is kept of the card a payment was made with.")
+class CardSummary:
+    brand: str = strawberry.field(description="visa, mastercard, amex, discover or unknown.")
+    last4: str
+
+
+@strawberry.federation.type(keys=["id"], description="A customer's account (owned by the users service).")
+class User:
+    id: strawberry.ID
+
+    @strawberry.field
+    async def payments(
+        self, info: Info, first: int | None = 20, after: str | None = None
+    ) -> "PaymentConnection":
+        require_owner(info.context.principal(), str(self.id), "user's payment history")
+        limit = page_size(DEFAULT_PAGE_SIZE if first is None else first)
+        cursor = Cursor.decode(after) if after is not None else None
+        docs = await info.context.loaders.payment_page.load(PageKey(str(self.id), limit + 1, cursor))
+        nodes = [Payment.from_doc(doc) for doc in docs[:limit]]
+        end_cursor = Cursor(created_at=nodes[-1].created_at, id=str(nodes[-1].id)).encode() if nodes else None
+        return PaymentConnection(
+            nodes=nodes, page_info=PageInfo(has_next_page=len(docs) > limit, end_cursor=end_cursor)
+        )
+
+    @classmethod
+    def resolve_reference(cls, id: strawberry.ID) -> "User":
+        return cls(id=id)
+
+
+async def balance_due(root: "Order", info: Info) -> Money:
+    order = await visible_order(info, str(root.id))
+    # `total` is the orders service's, passed in the representation (@requires).
+    total = root.total or Money.from_doc(order["total"])
+    paid = await amount_paid(info, str(root.id))
+    return Money(amount=max(total.amount - paid, 0), currency=total.currency)
+
+
+@strawberry.federation.type(keys=["id"], description="An order (owned by the orders service).")
+class Order:
+    id: strawberry.ID
+    total: Money | None = strawberry.federation.field(external=True, default=None)
+
+    @strawberry.field
+    async def payments(self, info: Info) -> list["Payment"]:
+        await visible_order(info, str(self.id))
+        docs = await info.context.loaders.payments_by_order_id.load(str(self.id))
+        return [Payment.from_doc(doc) for doc in docs]
+
+    @strawberry.field
+    async def amount_paid(self, info: Info) -> Money:
+        order = await visible_order(info, str(self.id))
+        return Money(amount=await amount_paid(info, str(self.id)), currency=order["total"]["currency"])
+
+    balance_due: Money = strawberry.federation.field(
+        resolver=balance_due,
+        requires=["total { amount currency }"],
+        description="What remains to be paid: total minus amountPaid, never below zero.",
+    )
+
+    @classmethod
+    async def resolve_reference(
+        cls, info: Info, id: strawberry.ID, total: dict[str, Any] | None = None
+    ) -> "Order":
+        await visible_order(info, str(id))
+        return cls(id=id, total=Money.from_doc(total) if total else None)
+
+
+async def visible_order(info: Info, order_id: str) -> Document:
+    """payments' projection of the order, if the caller may see it (its customer or an ADMIN)."""
+    principal = require_principal(info.context.principal())
+    order = await info.context.loaders.order_by_id.load(order_id)
+    if order is None:
+        raise NotFound(f"Order {order_id} is not known to payments.")
+    require_owner(principal, order["customerId"], "order")
+    return order
+
+
+async def amount_paid(info: Info, order_id: str) -> int:
+    payments = await info.context.loaders.payments_by_order_id.load(order_id)
+    return sum(p["amount"]["amount"] - p["refundedAmount"] for p in payments if p["status"] in CHARGED)
+
+
+@strawberry.federation.type(keys=["id"], description="One attempt to charge a card for an order.")
+class Payment:
+    id: strawberry.ID
+    amount: Money
+    status: PaymentStatus
+    card: CardSummary | None
+    failure_reason: str | None = strawberry.field(
+        description="Why the processor declined: card_declined, insufficient_funds, ..."
+    )
+    refunded_amount: Money
+    created_at: datetime
+    updated_at: datetime
+    order_id: strawberry.Private[str]
+    payer_id: strawberry.Private[str]
+
+    @strawberry.field
+    def order(self) -> Order:
+        return Order(id=strawberry.ID(self.order_id))
+
+    @strawberry.field
+    def payer(self) -> User:
+        return User(id=strawberry.ID(self.payer_id))
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "Payment":
+        currency = doc["amount"]["currency"]
+        card = doc.get("card")
+        return cls(
+            id=strawberry.ID(doc["_id"]),
+            amount=Money.from_doc(doc["amount"]),
+            status=PaymentStatus(doc["status"]),
+            card=CardSummary(brand=card["brand"], last4=card["last4"]) if card else None,
+            failure_reason=doc.get("failureReason"),
+            refunded_amount=Money(amount=doc["refundedAmount"], currency=currency),
+            created_at=utc(doc["createdAt"]),
+            updated_at=utc(doc["updatedAt"]),
+            order_id=doc["orderId"],
+            payer_id=doc["payerId"],
+        )
+
+    @classmethod
+    async def resolve_reference(cls, info: Info, id: strawberry.ID) -> "Payment | None":
+        return await visible_payment(info, str(id))
+
+
+async def visible_payment(info: Info, payment_id: str) -> Payment | None:
+    principal = require_principal(info.context.principal())
+    doc = await info.context.loaders.payment_by_id.load(payment_id)
+    if doc is None:
+        return None
+    require_owner(principal, doc["payerId"], "payment")
+    return Payment.from_doc(doc)
+
+
+@strawberry.type
+class PaymentConnection:
+    nodes: list[Payment]
+    page_info: PageInfo
+
+
+@strawberry.input
+class CardInput:
+    number: str = strawberry.field(
+        description="12 to 19 digits. Test cards: 4242424242424242 is approved, 4000000000000002 "
+        "declined (card_declined), 4000000000009995 declined (insufficient_funds)."
+    )
+    exp_month: int
+    exp_year: int = strawberry.field(description="Four digits, e.g. 2030.")
+    cvc: str
+
+
+@strawberry.input
+class PayOrderInput:
+    order_id: strawberry.ID
+    card: CardInput
+    idempotency_key: str = strawberry.field(
+        description="8 to 100 characters, unique per payment attempt: retrying with the same key "
+        "and input returns the same payment and never charges twice."
+    )
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def payment(self, info: Info, id: strawberry.ID) -> Payment | None:
+        return await visible_payment(info, str(id))
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation
+    async def pay_order(self, info: Info, input: PayOrderInput) -> Payment:
+        payer = require_principal(info.context.principal())
+        request = PayRequest(
+            order_id=str(input.order_id),
+            card=processor.parse_card(
+                input.card.number,
+                input.card.exp_month,
+                input.card.exp_year,
+                input.card.cvc,
+                now=datetime.now(UTC),
+            ),
+            idempotency_key=check_idempotency_key(input.idempotency_key),
+        )
+        doc = await info.context.payments.pay_order(payer, request, info.context.traceparent)
+        return Payment.from_doc(doc)
+
+    @strawberry.mutation
+    async def refund_payment(self, info: Info, id: strawberry.ID, amount: int | None = None) -> Payment:
+        require_admin(info.context.principal())
+        doc = await info.context.payments.refund(
+            str(id), check_refund_amount(amount), info.context.traceparent
+        )
+        return Payment.from_doc(doc)
+
+
+schema = strawberry.federation.Schema(
+    query=Query,
+    mutation=Mutation,
+    types=[Payment, Order, User],
+    extensions=schema_extensions(),
+    federation_version="2.11",
+)
