@@ -1,0 +1,534 @@
+"""Seeds the benchmark data set through the real API (the router), like real customers would.
+
+    uv run --project bench python -m bench.seed
+
+1. registers the customers;
+2. places their orders (a few customers have hundreds);
+3. pays every order with a test card: most with 4242424242424242, every
+   `decline_every`-th with a card the processor declines, and half of those are
+   paid again with the good card (so PAYMENT_FAILED and recovered orders exist);
+4. waits until the delivery service has scheduled a delivery for every captured
+   payment (deliveries are created asynchronously from `payment.captured`);
+5. as the admin, moves some deliveries along (IN_TRANSIT, DELIVERED).
+
+Mutations are sent in alias batches (`o0: placeOrder(...) o1: ...`) with a
+bounded number of requests in flight, so it finishes in minutes on 2 cores.
+The result (ids, tracking numbers, timings) is written to `<stack dir>/bench-seed.json`;
+when that file exists for the same plan, seeding is skipped.
+"""
+
+import asyncio
+import json
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from bench.client import GraphQLClient, GraphQLError, operation
+from bench.config import Settings
+
+GOOD_CARD = "4242424242424242"
+DECLINED_CARDS = ("4000000000000002", "4000000000009995")
+CUSTOMER_PASSWORD = "bench-customer-password"
+ADMIN_EMAIL = "admin@shopgraph.local"
+ADMIN_PASSWORD = "admin-password-change-me"
+MAX_ROUNDS = 12  # attempts at a failed alias before it is reported as failed
+DELIVERY_WAIT_SECONDS = 240.0
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SeedPlan:
+    customers: int
+    orders: int
+    heavy_customers: int
+    heavy_orders_each: int
+    decline_every: int = 20
+    advance_every: int = 10  # every 10th delivery goes IN_TRANSIT, every 20th on to DELIVERED
+    concurrency: int = 24
+    batch: int = 25
+
+    @classmethod
+    def full(cls) -> "SeedPlan":
+        return cls(customers=1000, orders=10_000, heavy_customers=10, heavy_orders_each=300)
+
+    @classmethod
+    def quick(cls) -> "SeedPlan":
+        return cls(customers=200, orders=2000, heavy_customers=3, heavy_orders_each=150)
+
+    def orders_per_customer(self) -> list[int]:
+        """Order counts by customer index: the heavy customers first, the rest spread evenly."""
+        rest_customers = self.customers - self.heavy_customers
+        rest_orders = self.orders - self.heavy_customers * self.heavy_orders_each
+        if rest_customers <= 0 or rest_orders < rest_customers:
+            raise ValueError("the plan leaves customers without orders")
+        base, extra = divmod(rest_orders, rest_customers)
+        counts = [self.heavy_orders_each] * self.heavy_customers
+        counts += [base + (1 if i < extra else 0) for i in range(rest_customers)]
+        return counts
+
+
+@dataclass
+class SeedOrder:
+    id: str
+    number: str
+    global_index: int
+    payment_status: str = ""
+    repaid: bool = False
+    delivery_id: str | None = None
+    tracking_number: str | None = None
+
+    def first_card(self, plan: SeedPlan) -> str:
+        if self.global_index % plan.decline_every == plan.decline_every - 1:
+            return DECLINED_CARDS[(self.global_index // plan.decline_every) % len(DECLINED_CARDS)]
+        return GOOD_CARD
+
+    def pays_again(self, plan: SeedPlan) -> bool:
+        """Half of the declined orders are paid again with the good card."""
+        return self.first_card(plan) != GOOD_CARD and (self.global_index // plan.decline_every) % 2 == 0
+
+
+@dataclass
+class SeedCustomer:
+    index: int
+    email: str
+    id: str = ""
+    token: str = ""
+    orders: list[SeedOrder] = field(default_factory=list)
+
+    @property
+    def captured(self) -> list[SeedOrder]:
+        return [order for order in self.orders if order.payment_status == "CAPTURED"]
+
+
+@dataclass
+class Failures:
+    """Every operation that still failed after its retries, by phase (reported, never hidden)."""
+
+    by_phase: dict[str, int] = field(default_factory=dict)
+    samples: list[str] = field(default_factory=list)
+
+    def add(self, phase: str, message: str) -> None:
+        self.by_phase[phase] = self.by_phase.get(phase, 0) + 1
+        if len(self.samples) < 20:
+            self.samples.append(f"{phase}: {message}")
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_phase.values())
+
+
+def address_for(index: int) -> dict[str, Any]:
+    return {
+        "line1": f"{100 + index % 900} Benchmark Street",
+        "line2": None,
+        "city": ("Lisbon", "Berlin", "Lyon", "Utrecht", "Porto")[index % 5],
+        "postalCode": f"{10000 + index:05d}",
+        "country": ("PT", "DE", "FR", "NL", "PT")[index % 5],
+    }
+
+
+def items_for(global_index: int, skus: Sequence[str]) -> list[dict[str, Any]]:
+    count = 1 + global_index % 3
+    return [
+        {"sku": skus[(global_index * 7 + n * 5) % len(skus)], "quantity": 1 + (global_index + n) % 2}
+        for n in range(count)
+    ]
+
+
+def batched_mutation(
+    field_name: str, input_type: str, selection: str, inputs: Sequence[Any]
+) -> tuple[str, dict[str, Any]]:
+    """One mutation with an aliased field per input: `o0: field(input: $i0) {...}`."""
+    definitions = ", ".join(f"$i{n}: {input_type}!" for n in range(len(inputs)))
+    fields = "\n".join(f"  o{n}: {field_name}(input: $i{n}) {selection}" for n in range(len(inputs)))
+    return f"mutation Seed({definitions}) {{\n{fields}\n}}", {
+        f"i{n}": value for n, value in enumerate(inputs)
+    }
+
+
+def alias_errors(body: dict[str, Any]) -> dict[str, str]:
+    """The failed aliases of a partial response, with their messages."""
+    failed: dict[str, str] = {}
+    for error in body.get("errors") or []:
+        path = error.get("path") or ["?"]
+        failed[str(path[0])] = f"{error.get('message')} ({error.get('extensions', {}).get('code', '?')})"
+    return failed
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class Seeder:
+    def __init__(self, client: GraphQLClient, plan: SeedPlan) -> None:
+        self.client = client
+        self.plan = plan
+        self.failures = Failures()
+        self.timings: dict[str, float] = {}
+        self._gate = asyncio.Semaphore(plan.concurrency)
+
+    async def _bounded(self, work: Awaitable[T]) -> T:
+        async with self._gate:
+            return await work
+
+    async def _gather(self, works: Sequence[Awaitable[Any]]) -> None:
+        await asyncio.gather(*(self._bounded(work) for work in works))
+
+    async def _phase(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        started = time.perf_counter()
+        await run()
+        self.timings[name] = round(time.perf_counter() - started, 2)
+        print(
+            f"  seed: {name} done in {self.timings[name]:.1f} s "
+            f"({self.failures.by_phase.get(name, 0)} failed)"
+        )
+
+    # --- customers ------------------------------------------------------------
+
+    async def register(self, customer: SeedCustomer) -> None:
+        variables = {
+            "input": {
+                "email": customer.email,
+                "name": f"Bench Customer {customer.index}",
+                "password": CUSTOMER_PASSWORD,
+            }
+        }
+        try:
+            data = await self.client.execute(operation("register"), variables)
+            payload = data["register"]
+        except GraphQLError as error:
+            if "CONFLICT" not in error.codes:
+                self.failures.add("register", str(error))
+                return
+            # Registered by an earlier, interrupted run: sign in instead.
+            data = await self.client.execute(
+                operation("login"), {"email": customer.email, "password": CUSTOMER_PASSWORD}
+            )
+            payload = data["login"]
+        customer.id = payload["user"]["id"]
+        customer.token = payload["token"]
+
+    # --- orders ---------------------------------------------------------------
+
+    async def run_batches(
+        self,
+        phase: str,
+        customer: SeedCustomer,
+        field_name: str,
+        input_type: str,
+        selection: str,
+        inputs: Sequence[tuple[Any, dict[str, Any]]],
+        on_result: Callable[[Any, dict[str, Any]], None],
+    ) -> None:
+        """Sends (key, input) pairs as alias batches, retrying failed aliases a bounded number of times."""
+        pending = list(inputs)
+        for round_number in range(MAX_ROUNDS):
+            retry: list[tuple[Any, dict[str, Any]]] = []
+            last_errors: dict[Any, str] = {}
+            for batch in chunks(pending, self.plan.batch):
+                query, variables = batched_mutation(field_name, input_type, selection, [i for _, i in batch])
+                try:
+                    body = await self.client.execute_partial(query, variables, token=customer.token)
+                except (GraphQLError, OSError) as error:
+                    retry.extend(batch)
+                    last_errors.update({key: str(error) for key, _ in batch})
+                    continue
+                failed = alias_errors(body)
+                for n, (key, value) in enumerate(batch):
+                    result = body["data"].get(f"o{n}")
+                    if result is None:
+                        retry.append((key, value))
+                        last_errors[key] = failed.get(f"o{n}", "no data")
+                    else:
+                        on_result(key, result)
+            if not retry:
+                return
+            pending = retry
+            if round_number == MAX_ROUNDS - 1:
+                for key, _ in pending:
+                    self.failures.add(phase, last_errors.get(key, "failed"))
+                return
+            await asyncio.sleep(min(0.5 * 2**round_number, 5.0))
+
+    async def place_orders(
+        self, customer: SeedCustomer, count: int, first_index: int, skus: Sequence[str]
+    ) -> None:
+        inputs = [
+            (
+                first_index + k,
+                {"items": items_for(first_index + k, skus), "shippingAddress": address_for(customer.index)},
+            )
+            for k in range(count)
+        ]
+
+        def placed(global_index: Any, result: dict[str, Any]) -> None:
+            customer.orders.append(
+                SeedOrder(id=result["id"], number=result["number"], global_index=global_index)
+            )
+
+        await self.run_batches(
+            "placeOrder", customer, "placeOrder", "PlaceOrderInput", "{ id number status }", inputs, placed
+        )
+        customer.orders.sort(key=lambda order: order.global_index)
+
+    async def pay_orders(self, customer: SeedCustomer, targets: Sequence[SeedOrder], *, again: bool) -> None:
+        orders = {order.id: order for order in targets}
+        attempt = 2 if again else 1
+        inputs = [
+            (
+                order.id,
+                {
+                    "orderId": order.id,
+                    "card": {
+                        "number": GOOD_CARD if again else order.first_card(self.plan),
+                        "expMonth": 12,
+                        "expYear": 2035,
+                        "cvc": "123",
+                    },
+                    "idempotencyKey": f"bench-seed-{order.id}-{attempt}",
+                },
+            )
+            for order in targets
+        ]
+
+        def paid(order_id: Any, result: dict[str, Any]) -> None:
+            orders[order_id].payment_status = result["status"]
+            orders[order_id].repaid = again
+
+        phase = "payOrder (again)" if again else "payOrder"
+        await self.run_batches(phase, customer, "payOrder", "PayOrderInput", "{ id status }", inputs, paid)
+
+    # --- deliveries -----------------------------------------------------------
+
+    async def read_deliveries(self, customer: SeedCustomer) -> bool:
+        """Reads the customer's orders; True when every captured order has its delivery."""
+        by_id = {order.id: order for order in customer.orders}
+        after: str | None = None
+        for _ in range(1 + len(customer.orders) // 100):
+            data = await self.client.execute(
+                operation("my_orders"), {"first": 100, "after": after}, token=customer.token
+            )
+            page = data["me"]["orders"]
+            for node in page["nodes"]:
+                order = by_id.get(node["id"])
+                if order is not None and node["delivery"] is not None:
+                    order.delivery_id = node["delivery"]["id"]
+                    order.tracking_number = node["delivery"]["trackingNumber"]
+            if not page["pageInfo"]["hasNextPage"]:
+                break
+            after = page["pageInfo"]["endCursor"]
+        return all(order.tracking_number for order in customer.captured)
+
+    async def wait_for_deliveries(self, customers: Sequence[SeedCustomer]) -> None:
+        waiting = [c for c in customers if c.captured]
+        deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
+        while waiting and time.monotonic() < deadline:
+            done = await asyncio.gather(*(self._bounded(self.read_deliveries(c)) for c in waiting))
+            waiting = [c for c, complete in zip(waiting, done, strict=True) if not complete]
+            if waiting:
+                missing = sum(1 for c in waiting for o in c.captured if not o.tracking_number)
+                print(f"  seed: waiting for {missing} deliveries to be scheduled")
+                await asyncio.sleep(2.0)
+        for customer in waiting:
+            for order in customer.captured:
+                if not order.tracking_number:
+                    self.failures.add(
+                        "delivery",
+                        f"order {order.id} captured but no delivery within {DELIVERY_WAIT_SECONDS:.0f} s",
+                    )
+
+    async def advance_deliveries(self, customers: Sequence[SeedCustomer]) -> None:
+        data = await self.client.execute(
+            operation("login"), {"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        )
+        admin = SeedCustomer(index=-1, email=ADMIN_EMAIL, token=data["login"]["token"])
+        delivered = [o for c in customers for o in c.captured if o.delivery_id]
+        steps = [
+            (o, status)
+            for o in delivered
+            if o.global_index % self.plan.advance_every == 0
+            for status in (
+                ["IN_TRANSIT", "DELIVERED"]
+                if o.global_index % (2 * self.plan.advance_every) == 0
+                else ["IN_TRANSIT"]
+            )
+        ]
+        for status in ("IN_TRANSIT", "DELIVERED"):
+            ids = [o.delivery_id for o, s in steps if s == status]
+            await self._gather(
+                [self._update_status(admin, chunk, status) for chunk in chunks(ids, self.plan.batch)]
+            )
+
+    async def _update_status(
+        self, admin: SeedCustomer, delivery_ids: Sequence[str | None], status: str
+    ) -> None:
+        definitions = ", ".join(f"$d{n}: ID!" for n in range(len(delivery_ids)))
+        fields = "\n".join(
+            f'  o{n}: updateDeliveryStatus(id: $d{n}, status: {status}, note: "bench seed") {{ id status }}'
+            for n in range(len(delivery_ids))
+        )
+        variables = {f"d{n}": delivery_id for n, delivery_id in enumerate(delivery_ids)}
+        try:
+            body = await self.client.execute_partial(
+                f"mutation Advance({definitions}) {{\n{fields}\n}}", variables, token=admin.token
+            )
+        except GraphQLError as error:
+            for _ in delivery_ids:
+                self.failures.add("updateDeliveryStatus", str(error))
+            return
+        for message in alias_errors(body).values():
+            self.failures.add("updateDeliveryStatus", message)
+
+    # --- the whole run --------------------------------------------------------
+
+    async def run(self) -> list[SeedCustomer]:
+        customers = [
+            SeedCustomer(index=i, email=f"bench-{i:05d}@bench.shopgraph.test")
+            for i in range(self.plan.customers)
+        ]
+        products = await self.client.execute(operation("products"))
+        skus = [product["sku"] for product in products["products"]]
+
+        await self._phase("register", lambda: self._gather([self.register(c) for c in customers]))
+        active = [c for c in customers if c.token]
+
+        async def place_all() -> None:
+            works = []
+            first_index = 0
+            counts = self.plan.orders_per_customer()
+            for customer in customers:
+                count = counts[customer.index]
+                if customer.token:
+                    # Split big customers so their batches run in parallel too.
+                    for start in range(0, count, self.plan.batch * 2):
+                        size = min(self.plan.batch * 2, count - start)
+                        works.append(self.place_orders(customer, size, first_index + start, skus))
+                first_index += count
+            await self._gather(works)
+
+        await self._phase("placeOrder", place_all)
+        span = self.plan.batch * 2
+        await self._phase(
+            "payOrder",
+            lambda: self._gather(
+                [self.pay_orders(c, chunk, again=False) for c in active for chunk in chunks(c.orders, span)]
+            ),
+        )
+        await self._phase(
+            "payOrder (again)",
+            lambda: self._gather(
+                [
+                    self.pay_orders(c, [o for o in c.orders if o.pays_again(self.plan)], again=True)
+                    for c in active
+                ]
+            ),
+        )
+        await self._phase("delivery", lambda: self.wait_for_deliveries(active))
+        await self._phase("updateDeliveryStatus", lambda: self.advance_deliveries(active))
+        return active
+
+
+def summary(
+    plan: SeedPlan, customers: Sequence[SeedCustomer], seeder: Seeder, seconds: float
+) -> dict[str, Any]:
+    orders = [order for customer in customers for order in customer.orders]
+    statuses: dict[str, int] = {}
+    for order in orders:
+        key = order.payment_status or "UNPAID"
+        statuses[key] = statuses.get(key, 0) + 1
+    return {
+        "plan": asdict(plan),
+        "complete": seeder.failures.total == 0,
+        "seconds": round(seconds, 1),
+        "phaseSeconds": seeder.timings,
+        "counts": {
+            "customers": len(customers),
+            "orders": len(orders),
+            "ordersByLastPaymentStatus": statuses,
+            "repaidAfterDecline": sum(1 for order in orders if order.repaid),
+            "deliveries": sum(1 for order in orders if order.tracking_number),
+            "maxOrdersPerCustomer": max((len(c.orders) for c in customers), default=0),
+        },
+        "failures": {
+            "total": seeder.failures.total,
+            "byPhase": seeder.failures.by_phase,
+            "samples": seeder.failures.samples,
+        },
+        "password": CUSTOMER_PASSWORD,
+        "customers": [
+            {
+                "id": customer.id,
+                "email": customer.email,
+                "orderIds": [order.id for order in customer.orders],
+                "paidOrderIds": [order.id for order in customer.captured if order.tracking_number],
+                "trackingNumbers": [
+                    order.tracking_number for order in customer.captured if order.tracking_number
+                ],
+            }
+            for customer in customers
+        ],
+    }
+
+
+def load_existing(seed_file: Path, plan: SeedPlan) -> dict[str, Any] | None:
+    """The recorded data set, if one was seeded with this plan (its failures, if any, stay recorded)."""
+    if not seed_file.exists():
+        return None
+    recorded: dict[str, Any] = json.loads(seed_file.read_text())
+    if recorded.get("plan") == asdict(plan):
+        return recorded
+    return None
+
+
+async def ensure_seeded(settings: Settings, plan: SeedPlan) -> dict[str, Any]:
+    """Seeds unless a complete data set for this plan is already recorded in the stack directory."""
+    existing = load_existing(settings.seed_file, plan)
+    if existing is not None:
+        print(
+            f"  seed: data set already present ({settings.seed_file}, "
+            f"seeded in {existing['seconds']} s); skipping"
+        )
+        existing["skipped"] = True
+        return existing
+    if settings.seed_file.exists():
+        raise SystemExit(
+            f"{settings.seed_file} records a data set of another plan. Remove the bench stack "
+            f"directory ({settings.stack_dir}) to seed afresh."
+        )
+    print(
+        f"  seed: {plan.customers} customers, {plan.orders} orders, {plan.heavy_customers} customers with "
+        f"{plan.heavy_orders_each} orders each, {plan.concurrency} requests in flight"
+    )
+    started = time.perf_counter()
+    async with GraphQLClient(settings.router_url, timeout=60.0, max_connections=plan.concurrency) as client:
+        seeder = Seeder(client, plan)
+        customers = await seeder.run()
+    recorded = summary(plan, customers, seeder, time.perf_counter() - started)
+    settings.seed_file.parent.mkdir(parents=True, exist_ok=True)
+    settings.seed_file.write_text(json.dumps(recorded))
+    counts = recorded["counts"]
+    print(
+        f"  seed: {counts['customers']} customers, {counts['orders']} orders, "
+        f"{counts['deliveries']} deliveries in {recorded['seconds']} s; "
+        f"{recorded['failures']['total']} failures"
+    )
+    for sample in recorded["failures"]["samples"]:
+        print(f"    {sample}")
+    recorded["skipped"] = False
+    return recorded
+
+
+def main() -> None:
+    settings = Settings.from_env()
+    plan = SeedPlan.quick() if settings.quick else SeedPlan.full()
+    recorded = asyncio.run(ensure_seeded(settings, plan))
+    sys.exit(0 if recorded["complete"] else 1)
+
+
+if __name__ == "__main__":
+    main()
