@@ -2,7 +2,7 @@
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,9 +119,10 @@ class Shop:
         }
         return await self.gql(PAY, variables, as_user=as_user)
 
-    async def eventually(self, probe: Any, timeout: float = EVENTUAL) -> Any:
-        """Polls an async probe until it returns something truthy (not a timing assertion)."""
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def eventually(self, probe: Callable[[], Awaitable[Any]]) -> Any:
+        """Polls an async probe until it returns something truthy (not a timing assertion:
+        the bound only keeps a broken build from hanging)."""
+        deadline = asyncio.get_running_loop().time() + EVENTUAL
         while True:
             result = await probe()
             if result:
@@ -129,6 +130,12 @@ class Shop:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError("the expected state was not reached")
             await asyncio.sleep(0.05)
+
+    async def orders_stream_consumed(self) -> bool:
+        """True once payments handled (and acknowledged) everything on the orders stream."""
+        groups = await self.redis.xinfo_groups(ORDERS_STREAM)
+        group = next((g for g in groups if g["name"] == "payments"), None)
+        return group is not None and group["pending"] == 0 and group["lag"] == 0
 
     async def published(self, event_type: str | None = None) -> list[Event]:
         entries = await self.redis.xrange(PAYMENTS_STREAM)
