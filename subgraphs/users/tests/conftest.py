@@ -6,11 +6,9 @@ from typing import Any
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from pymongo import AsyncMongoClient
-from support import GraphQLClient
+from support import GraphQLClient, running_app
 
-from users.app import create_app
 from users.config import Settings
 
 pytest_plugins = ["shopkit.testing"]
@@ -39,11 +37,8 @@ async def users_collection(mongodb_uri: str, database_name: str) -> AsyncIterato
 
 @pytest.fixture
 async def http_client(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://users.test") as client:
-            yield client
+    async with running_app(settings) as client:
+        yield client
 
 
 @pytest.fixture

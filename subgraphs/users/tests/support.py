@@ -1,9 +1,15 @@
 """Helpers the tests share: a small GraphQL client and the operations it sends."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from asgi_lifespan import LifespanManager
+
+from users.app import create_app
+from users.config import Settings
 
 PASSWORD = "correct horse battery"
 
@@ -53,3 +59,13 @@ mutation Login($email: String!, $password: String!) {{
 
 def error_codes(body: dict[str, Any]) -> list[str]:
     return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+@asynccontextmanager
+async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    """The app started in-process (lifespan included) and an HTTP client to it."""
+    app = create_app(settings)
+    async with LifespanManager(app) as manager:
+        transport = httpx.ASGITransport(app=manager.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://users.test") as client:
+            yield client

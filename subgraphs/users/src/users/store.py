@@ -106,8 +106,12 @@ class UserStore:
         """The users with these ids, in one query whatever their number."""
         if not ids:
             return {}
-        # One batch big enough for every match, so no getMore round trips.
-        cursor = self._users.find({"_id": {"$in": list(ids)}}, batch_size=len(ids))
+        unique_ids = list(dict.fromkeys(ids))
+        # At most one match per id: with the limit as the batch size the server
+        # answers in one reply and closes the cursor (no getMore, no killCursors).
+        cursor = self._users.find(
+            {"_id": {"$in": unique_ids}}, limit=len(unique_ids), batch_size=len(unique_ids)
+        )
         return {doc["_id"]: UserRecord.from_doc(doc) async for doc in cursor}
 
     async def add_address(self, user_id: str, address: dict[str, Any]) -> UserRecord | None:
