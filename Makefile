@@ -1,0 +1,85 @@
+# shopgraph: `make up` runs everything, `make test` tests everything. `make help` lists the rest.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+SUBGRAPHS := users orders payments delivery
+STACK := uv run --frozen python scripts/stack.py
+
+.PHONY: help setup deps router up down status logs restart \
+        export-schemas compose accept-schema-change check-schema \
+        lint typecheck test test-units test-root test-e2e
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
+
+# ---- setup -------------------------------------------------------------------
+
+setup: ## install what is missing: redis-server, FerretDB, the Apollo Router (first build is long), npm and uv deps
+	@scripts/setup.sh
+
+deps: ## only the project dependencies: router/node_modules and every uv environment
+	@cmp -s router/package-lock.json router/node_modules/.installed-package-lock.json \
+	  || { (cd router && npm ci --no-audit --no-fund) && cp router/package-lock.json router/node_modules/.installed-package-lock.json; }
+	@for project in . libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do uv sync --frozen --quiet --project $$project; done
+
+router: ## build the pinned Apollo Router (once; never rebuilt while the binary exists)
+	@scripts/install-router.sh
+
+# ---- the local stack (ROUTER=gateway for Apollo Gateway, ROUTER_PROFILE=prod for the production config)
+
+up: setup ## start stores, subgraphs and router; returns when the graph answers on http://127.0.0.1:4000/
+	@$(STACK) up
+
+down: ## stop the stack (data stays in var/stack)
+	@$(STACK) down
+
+status: ## show each process of the stack
+	@$(STACK) status
+
+logs: ## follow the logs of every process (make logs p=users for one)
+	@$(STACK) logs $(p)
+
+restart: ## restart one process and wait until it is healthy: make restart p=orders
+	@test -n "$(p)" || { echo "usage: make restart p=<program>"; exit 2; }
+	@$(STACK) restart $(p)
+
+# ---- schemas -----------------------------------------------------------------
+
+export-schemas: deps ## write each subgraph's SDL from its code to subgraphs/<name>/schema.graphql
+	@scripts/export-schemas.sh
+
+compose: export-schemas ## export the SDLs and compose router/supergraph.graphql (+ the API schema baseline)
+	@node router/compose.mjs
+
+accept-schema-change: export-schemas ## compose, and acknowledge a breaking API change in router/api-schema.graphql
+	@node router/compose.mjs --accept-breaking
+
+check-schema: deps ## fail if a schema.graphql is stale, composition fails, the supergraph is stale, or the API breaks
+	@scripts/check-schema.sh
+
+# ---- tests -------------------------------------------------------------------
+
+lint: deps ## ruff over every Python project
+	@uv run --frozen ruff check .
+
+typecheck: deps ## mypy --strict, each project in its own environment
+	@for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
+	  echo "==> mypy $$project"; (cd $$project && uv run --frozen mypy src tests); done
+	@echo "==> mypy (root: tests, scripts)"
+	@uv run --frozen mypy
+
+test-units: deps ## each service's tests and shopkit's, against real stores
+	@for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
+	  echo "==> pytest $$project"; (cd $$project && uv run --frozen pytest -q); done
+
+test-root: deps ## the root tests: schema checks, router config, end to end through both routers
+	@echo "==> pytest tests/ (root)"
+	@uv run --frozen pytest -q
+
+test-e2e: deps ## only the end-to-end tests through the routers
+	@uv run --frozen pytest -q tests/e2e
+
+test: setup check-schema lint typecheck test-units test-root ## everything CI runs
+	@echo "==> all tests passed"

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Writes each subgraph's SDL, exported from its code, to subgraphs/<name>/schema.graphql.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for name in users orders payments delivery; do
+  uv run --frozen --quiet --project "subgraphs/$name" \
+    strawberry export-schema "$name.schema:schema" --output "subgraphs/$name/schema.graphql"
+done

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything the stack and the tests need; quick when all is present.
+#   system: redis-server, Go (to build FerretDB), Node.js + npm, uv
+#   tools:  FerretDB and the Apollo Router, built once into ~/.local/share/shopgraph
+#   projects: router/node_modules (npm ci) and the uv environments of every Python project
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/versions.sh
+
+scripts/apt-install.sh redis-server redis-server
+scripts/apt-install.sh go golang-go
+scripts/apt-install.sh node nodejs npm
+if ! command -v uv > /dev/null; then
+  echo "==> installing uv with pip"
+  python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+fi
+
+scripts/install-ferretdb.sh
+scripts/install-router.sh
+
+# npm ci wipes node_modules, so run it only when package-lock.json changed since the last one.
+stamp=router/node_modules/.installed-package-lock.json
+if ! cmp -s router/package-lock.json "$stamp"; then
+  echo "==> npm ci (router/)"
+  (cd router && npm ci --no-audit --no-fund)
+  cp router/package-lock.json "$stamp"
+fi
+
+for project in . libs/shopkit subgraphs/users subgraphs/orders subgraphs/payments subgraphs/delivery; do
+  uv sync --frozen --quiet --project "$project"
+done
+echo "==> setup complete"

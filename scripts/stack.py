@@ -1,0 +1,387 @@
+"""The local stack: stores, subgraphs and router as processes under supervisord.
+
+    scripts/stack.py up | down | status | restart <program> | logs [program]
+
+`up` starts supervisord (stack/supervisord.conf) if it is not running, then the
+programs in dependency order, each gated on its health: the stores (their
+ports), users (/health/ready; the others verify tokens against its JWKS),
+orders, payments and delivery, then the router (its health check and a real
+`{ __typename }` query). Running it twice is harmless. Data lives in
+$STACK_DIR (default var/stack) and survives `down`/`up`.
+
+Everything is configured from the environment (see StackConfig); the e2e tests
+start a second stack with other ports and another STACK_DIR through the same
+class (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import xmlrpc.client
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from supervisor.xmlrpc import SupervisorTransport
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SUPERVISORD_CONF = REPO_ROOT / "stack" / "supervisord.conf"
+TOOLS_DIR = Path(os.environ.get("SHOPGRAPH_TOOLS_DIR", Path.home() / ".local/share/shopgraph"))
+
+STORES = ("redis", "ferretdb")
+SUBGRAPHS = ("users", "orders", "payments", "delivery")
+ROUTERS = ("router", "gateway")
+PROGRAMS = (*STORES, *SUBGRAPHS, *ROUTERS)
+
+READY_TIMEOUT_S = 180.0
+POLL_INTERVAL_S = 0.2
+
+
+def _read_versions() -> dict[str, str]:
+    """The pinned versions from scripts/versions.sh (simple NAME=value lines)."""
+    versions: dict[str, str] = {}
+    for line in (REPO_ROOT / "scripts" / "versions.sh").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and name.isidentifier() and name.isupper() and "$" not in value:
+            versions[name] = value.strip()
+    return versions
+
+
+VERSIONS = _read_versions()
+ROUTER_BIN = Path(
+    os.environ.get("ROUTER_BIN", TOOLS_DIR / f"apollo-router-{VERSIONS['ROUTER_VERSION']}/bin/router")
+)
+FERRETDB_BIN = Path(
+    os.environ.get("FERRETDB_BIN", TOOLS_DIR / f"ferretdb-{VERSIONS['FERRETDB_VERSION']}/bin/ferretdb")
+)
+
+
+class StackError(RuntimeError):
+    """Something the user must fix; the message says what."""
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    stack_dir: Path
+    router: str  # "router" (Apollo Router) or "gateway" (Apollo Gateway)
+    profile: str  # "dev" or "prod": which router configuration
+    ports: Mapping[str, int]
+    admin_email: str
+    admin_password: str
+    # Routers started by `up`. The dev stack runs one on the router port; the test
+    # stack runs both on their own ports.
+    routers: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> StackConfig:
+        router = env.get("ROUTER", "router")
+        if router not in ROUTERS:
+            raise StackError(f"ROUTER must be one of {', '.join(ROUTERS)}, not {router!r}")
+        profile = env.get("ROUTER_PROFILE", "dev")
+        if profile not in ("dev", "prod"):
+            raise StackError(f"ROUTER_PROFILE must be dev or prod, not {profile!r}")
+        router_port = int(env.get("ROUTER_PORT", "4000"))
+        router_health_port = int(env.get("ROUTER_HEALTH_PORT", "8088"))
+        ports = {
+            "router": router_port,
+            "router_health": router_health_port,
+            "router_metrics": int(env.get("ROUTER_METRICS_PORT", "9080")),
+            "gateway": int(env.get("GATEWAY_PORT", str(router_port))),
+            "gateway_health": int(env.get("GATEWAY_HEALTH_PORT", str(router_health_port))),
+            "users": int(env.get("USERS_PORT", "4001")),
+            "orders": int(env.get("ORDERS_PORT", "4002")),
+            "payments": int(env.get("PAYMENTS_PORT", "4003")),
+            "delivery": int(env.get("DELIVERY_PORT", "4004")),
+            "redis": int(env.get("REDIS_PORT", "6379")),
+            "ferretdb": int(env.get("FERRETDB_PORT", "27017")),
+        }
+        return cls(
+            stack_dir=(REPO_ROOT / env.get("STACK_DIR", "var/stack")).resolve(),
+            router=router,
+            profile=profile,
+            ports=ports,
+            admin_email=env.get("ADMIN_EMAIL", "admin@shopgraph.local"),
+            admin_password=env.get("ADMIN_PASSWORD", "admin-password-change-me"),
+            routers=(router,),
+        )
+
+    def url(self, program: str) -> str:
+        """The GraphQL URL of a subgraph or router."""
+        if program in ROUTERS:
+            return f"http://127.0.0.1:{self.ports[program]}/"
+        return f"http://127.0.0.1:{self.ports[program]}/graphql"
+
+    def health_url(self, program: str) -> str:
+        if program in ROUTERS:
+            return f"http://127.0.0.1:{self.ports[program + '_health']}/health"
+        return f"http://127.0.0.1:{self.ports[program]}/health/ready"
+
+    def log_file(self, program: str) -> Path:
+        return self.stack_dir / "logs" / f"{program}.log"
+
+    def supervisord_env(self) -> dict[str, str]:
+        """The environment supervisord expands stack/supervisord.conf with."""
+        ports = self.ports
+        redis = f"redis://127.0.0.1:{ports['redis']}"
+        # The root venv's variables would make `uv run --project subgraphs/...` complain.
+        inherited = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+        router_config = "router/router.dev.yaml" if self.profile == "dev" else "router/router.yaml"
+        return {
+            **inherited,
+            "REPO_ROOT": str(REPO_ROOT),
+            "STACK_DIR": str(self.stack_dir),
+            "ROUTER_BIN": str(ROUTER_BIN),
+            "FERRETDB_BIN": str(FERRETDB_BIN),
+            "ROUTER_CONFIG": router_config,
+            "ROUTER_PROFILE": self.profile,
+            **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
+            "MONGODB_URI": f"mongodb://127.0.0.1:{ports['ferretdb']}/",
+            "EVENTS_REDIS_URL": f"{redis}/0",
+            "DELIVERY_REDIS_URL": f"{redis}/1",
+            "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
+            "ADMIN_EMAIL": self.admin_email,
+            "ADMIN_PASSWORD": self.admin_password,
+        }
+
+
+def _port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _answers_graphql(url: str) -> bool:
+    try:
+        response = httpx.post(url, json={"query": "{ __typename }"}, timeout=5.0)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and response.json().get("data") == {"__typename": "Query"}
+
+
+class Stack:
+    """Starts, stops and watches the stack's programs through supervisord's XML-RPC API."""
+
+    def __init__(self, config: StackConfig, log: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.log = log
+        self._socket = config.stack_dir / "supervisor.sock"
+
+    # ---- supervisord -----------------------------------------------------
+
+    def _rpc(self) -> xmlrpc.client.ServerProxy:
+        transport = SupervisorTransport(None, None, serverurl=f"unix://{self._socket}")
+        return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+
+    def supervisord_running(self) -> bool:
+        if not self._socket.exists():
+            return False
+        try:
+            return self._rpc().supervisor.getState()["statename"] == "RUNNING"  # type: ignore[index]
+        except (OSError, xmlrpc.client.Error):
+            return False
+
+    def _env_file(self) -> Path:
+        return self.config.stack_dir / "supervisord.env"
+
+    def _env_signature(self) -> str:
+        env = self.config.supervisord_env()
+        keys = sorted(k for k in env if k in self._conf_variables())
+        return "\n".join(f"{k}={env[k]}" for k in keys) + "\n"
+
+    @staticmethod
+    def _conf_variables() -> set[str]:
+        text = SUPERVISORD_CONF.read_text()
+        return {part.split(")s", 1)[0] for part in text.split("%(ENV_")[1:]}
+
+    def start_supervisord(self) -> None:
+        signature = self._env_signature()
+        if self.supervisord_running():
+            if self._env_file().exists() and self._env_file().read_text() == signature:
+                return
+            self.log("==> stack settings changed: restarting supervisord")
+            self.shutdown()
+        for folder in ("logs", "redis", "ferretdb", "keys"):
+            (self.config.stack_dir / folder).mkdir(parents=True, exist_ok=True)
+        supervisord = Path(sys.executable).parent / "supervisord"
+        subprocess.run(
+            [str(supervisord), "-c", str(SUPERVISORD_CONF)],
+            env=self.config.supervisord_env(),
+            cwd=REPO_ROOT,
+            check=True,
+        )
+        self._wait("supervisord", self.supervisord_running, program=None)
+        self._env_file().write_text(signature)
+
+    def shutdown(self) -> None:
+        """Stops every program and supervisord itself."""
+        if not self.supervisord_running():
+            return
+        self.stop(*reversed(PROGRAMS))
+        self._rpc().supervisor.shutdown()
+        self._wait("supervisord to exit", lambda: not self.supervisord_running(), program=None)
+
+    # ---- programs ---------------------------------------------------------
+
+    def state(self, program: str) -> str:
+        info = self._rpc().supervisor.getProcessInfo(program)
+        return str(info["statename"])  # type: ignore[index]
+
+    def pid(self, program: str) -> int:
+        info = self._rpc().supervisor.getProcessInfo(program)
+        return int(info["pid"])  # type: ignore[index]
+
+    def start(self, *programs: str) -> None:
+        """Starts the programs (those already running are left alone) and waits until each is healthy."""
+        for program in programs:
+            if self.state(program) != "RUNNING":
+                self.log(f"==> starting {program}")
+                self._rpc().supervisor.startProcess(program, False)
+        for program in programs:
+            self.wait_healthy(program)
+
+    def stop(self, *programs: str) -> None:
+        for program in programs:
+            if self.state(program) in ("RUNNING", "STARTING", "BACKOFF"):
+                self.log(f"==> stopping {program}")
+                self._rpc().supervisor.stopProcess(program, True)
+
+    def kill(self, program: str) -> None:
+        """SIGKILLs the program's whole process group (a crash, not a shutdown) and waits until it is gone."""
+        os.killpg(self.pid(program), signal.SIGKILL)
+        self._wait(f"{program} to die", lambda: self.state(program) in ("EXITED", "STOPPED", "FATAL"), None)
+
+    def restart(self, program: str) -> None:
+        self.stop(program)
+        self.start(program)
+
+    def healthy(self, program: str) -> bool:
+        if program in STORES:
+            return _port_open(self.config.ports[program])
+        if program in SUBGRAPHS:
+            return _http_ok(self.config.health_url(program))
+        return _http_ok(self.config.health_url(program)) and _answers_graphql(self.config.url(program))
+
+    def wait_healthy(self, program: str) -> None:
+        self._wait(f"{program} to be healthy", lambda: self.healthy(program), program)
+
+    def _wait(self, what: str, condition: Callable[[], bool], program: str | None) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not condition():
+            if program is not None and self.state(program) in ("EXITED", "FATAL", "STOPPED"):
+                raise StackError(f"{program} exited while starting.\n{self.log_tail(program)}")
+            if time.monotonic() > deadline:
+                tail = self.log_tail(program) if program else ""
+                raise StackError(f"timed out after {READY_TIMEOUT_S:.0f}s waiting for {what}.\n{tail}")
+            time.sleep(POLL_INTERVAL_S)
+
+    def log_tail(self, program: str, lines: int = 30) -> str:
+        path = self.config.log_file(program)
+        if not path.exists():
+            return f"(no log at {path})"
+        tail = path.read_text(errors="replace").splitlines()[-lines:]
+        return f"--- last lines of {path} ---\n" + "\n".join(tail)
+
+    # ---- the whole stack --------------------------------------------------
+
+    def check_prerequisites(self) -> None:
+        missing = []
+        if not FERRETDB_BIN.exists():
+            missing.append(f"FerretDB ({FERRETDB_BIN})")
+        if "router" in self.config.routers and not ROUTER_BIN.exists():
+            missing.append(f"the Apollo Router ({ROUTER_BIN})")
+        if "gateway" in self.config.routers and not (REPO_ROOT / "router/node_modules").exists():
+            missing.append("router/node_modules (npm ci)")
+        if not (REPO_ROOT / "router/supergraph.graphql").exists():
+            raise StackError("router/supergraph.graphql is missing: run `make compose`.")
+        if missing:
+            raise StackError(f"missing {', '.join(missing)}: run `make setup`.")
+
+    def up(self) -> None:
+        self.check_prerequisites()
+        self.start_supervisord()
+        # Only one router implementation may hold a shared port.
+        for other in ROUTERS:
+            if other not in self.config.routers:
+                self.stop(other)
+        self.start(*STORES)
+        self.start("users")
+        self.start("orders", "payments", "delivery")
+        self.start(*self.config.routers)
+
+    def down(self) -> None:
+        if not self.supervisord_running():
+            self.log("stack is not running")
+            return
+        self.shutdown()
+        self.log(f"stack stopped; data kept in {self.config.stack_dir}")
+
+    def status_lines(self) -> Iterable[str]:
+        if not self.supervisord_running():
+            yield "stack is down (make up)"
+            return
+        for info in self._rpc().supervisor.getAllProcessInfo():  # type: ignore[union-attr]
+            yield f"{info['name']:<10} {info['statename']:<9} {info['description']}"
+
+    def urls(self) -> list[str]:
+        config = self.config
+        lines = []
+        for router in config.routers:
+            name = "Apollo Router" if router == "router" else "Apollo Gateway"
+            lines.append(f"{name:<15} {config.url(router)}   (health {config.health_url(router)})")
+        if "router" in config.routers:
+            lines.append(f"{'router metrics':<15} http://127.0.0.1:{config.ports['router_metrics']}/metrics")
+        for subgraph in SUBGRAPHS:
+            lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
+        lines.append(f"{'data and logs':<15} {config.stack_dir}")
+        return lines
+
+
+def main(argv: list[str]) -> int:
+    usage = "usage: stack.py up | down | status | restart <program> | logs [program]"
+    if not argv:
+        print(usage, file=sys.stderr)
+        return 2
+    command, args = argv[0], argv[1:]
+    stack = Stack(StackConfig.from_env(os.environ))
+    try:
+        if command == "up":
+            stack.up()
+            print("\nshopgraph is up:")
+            print("\n".join(f"  {line}" for line in stack.urls()))
+        elif command == "down":
+            stack.down()
+        elif command == "status":
+            print("\n".join(stack.status_lines()))
+        elif command == "restart" and len(args) == 1 and args[0] in PROGRAMS:
+            stack.start_supervisord()
+            stack.restart(args[0])
+        elif command == "logs":
+            names = args or [p for p in PROGRAMS if stack.config.log_file(p).exists()]
+            files = [str(stack.config.log_file(name)) for name in names]
+            os.execvp("tail", ["tail", "-n", "40", "-F", *files])
+        else:
+            print(usage, file=sys.stderr)
+            return 2
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
