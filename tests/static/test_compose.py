@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
-from conftest import (
+from dockerfile_model import parse
+from static_support import (
     COMPOSE_FILE,
     PRODUCTION_OVERRIDE,
     REPO,
@@ -16,7 +17,6 @@ from conftest import (
     load_project,
     run_composecheck,
 )
-from dockerfile_model import parse
 
 STORES = {"mongo", "redis"}
 MONGO_SUBGRAPHS = {"users", "orders", "payments"}
@@ -66,7 +66,12 @@ def test_compose_file_passes_the_compose_config_check(compose: dict[str, Any]) -
         ("unknown condition", "condition: service_healthy", "condition: service_ready", "must be one of"),
         ("undefined volume", "- users-data:/var", "- user-data:/var", "undefined volume"),
         ("misspelled key", "healthcheck: *subgraph", "healthchek: *subgraph", "healthchek"),
-        ("unknown service", "      users:\n        condition", "      user:\n        condition", "undefined service"),
+        (
+            "unknown service",
+            "      users:\n        condition",
+            "      user:\n        condition",
+            "undefined service",
+        ),
     ],
 )
 def test_compose_check_rejects_a_broken_file(

@@ -10,8 +10,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import REPO, Subgraph
 from dockerfile_model import Instruction, Stage, parse
+from static_support import REPO, Subgraph
 
 SUBGRAPHS = ["users", "orders", "payments", "delivery"]
 PYTHON_BASE = re.compile(r"python:(?P<minor>3\.\d+)\.\d+-slim-bookworm")
