@@ -9,6 +9,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from support import GraphQLClient, running_app
 
+from shopkit.mongo import Client
 from users.config import Settings
 
 pytest_plugins = ["shopkit.testing"]
@@ -28,7 +29,7 @@ def settings(mongodb_uri: str, database_name: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def users_collection(mongodb_uri: str, database_name: str) -> AsyncIterator[Any]:
     """Direct access to the store, to check what a request did (or did not) write."""
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongodb_uri, tz_aware=True)
+    client: Client = AsyncMongoClient(mongodb_uri, tz_aware=True)
     try:
         yield client[database_name]["users"]
     finally:

@@ -12,16 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.auth import Role
+from shopkit.mongo import Collection, Database, Document
 from shopkit.types import utc
 
 MAX_ADDRESSES = 20
-
-Document = dict[str, Any]
 
 
 class EmailTaken(Exception):
@@ -40,10 +37,10 @@ class UserRecord:
     role: Role
     password_hash: str
     created_at: datetime
-    addresses: list[dict[str, Any]] = field(default_factory=list)
+    addresses: list[Document] = field(default_factory=list)
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> "UserRecord":
+    def from_doc(cls, doc: Document) -> "UserRecord":
         return cls(
             id=doc["_id"],
             email=doc["email"],
@@ -66,8 +63,8 @@ def now() -> datetime:
 
 
 class UserStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self._users: AsyncCollection[Document] = database["users"]
+    def __init__(self, database: Database) -> None:
+        self._users: Collection = database["users"]
 
     async def create_indexes(self) -> None:
         await self._users.create_index([("email", ASCENDING)], unique=True, name="email_unique")
@@ -114,13 +111,12 @@ class UserStore:
         )
         return {doc["_id"]: UserRecord.from_doc(doc) async for doc in cursor}
 
-    async def add_address(self, user_id: str, address: dict[str, Any]) -> UserRecord | None:
+    async def add_address(self, user_id: str, address: Document) -> UserRecord | None:
         """Adds the address unless an identical one is there; None if the user does not exist.
 
         Raises AddressBookFull when the user already has MAX_ADDRESSES others.
-
-        The size check and the push are one atomic update, so concurrent
-        additions cannot overshoot MAX_ADDRESSES.
+        The size check and the addition are one atomic update, so concurrent
+        additions cannot overshoot the cap.
         """
         doc = await self._users.find_one_and_update(
             {"_id": user_id, f"addresses.{MAX_ADDRESSES - 1}": {"$exists": False}},
