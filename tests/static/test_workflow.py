@@ -27,10 +27,10 @@ def actionlint() -> str:
 
 @pytest.fixture(scope="module")
 def workflow() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text())
+    loaded: dict[Any, Any] = yaml.safe_load(WORKFLOW.read_text())
     # YAML 1.1 reads the key `on` as the boolean true.
     loaded["on"] = loaded.pop(True)
-    return loaded
+    return {str(key): value for key, value in loaded.items()}
 
 
 def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
