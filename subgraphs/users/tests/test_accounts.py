@@ -4,7 +4,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from support import PASSWORD, GraphQLClient, error_codes
+from support import LOGIN, PASSWORD, GraphQLClient, error_codes
 
 ME = "query { me { id email name role } }"
 
@@ -136,6 +136,13 @@ async def test_operators_smuggled_into_login_strings_match_nobody(graphql: Graph
     ]:
         body = await graphql.login(email, password)
         assert error_codes(body) == ["UNAUTHENTICATED"], (email, password)
+
+
+async def test_operator_objects_in_place_of_strings_are_refused(graphql: GraphQLClient) -> None:
+    await graphql.register("grace@example.com")
+    body = await graphql.execute(LOGIN, {"email": {"$gt": ""}, "password": {"$ne": None}})
+    assert body["data"] is None
+    assert all("String cannot represent a non string value" in error["message"] for error in body["errors"])
 
 
 async def test_login_rehashes_a_password_hashed_with_old_parameters(
