@@ -38,9 +38,7 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         try:
             yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(tasks)
             await store_redis.aclose()
             await events_redis.aclose()
 
@@ -65,3 +63,17 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         lifespan=lifespan,
         readiness={"redis": store_ready, "events": events_ready},
     )
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancels the tasks and waits for them to end.
+
+    Cancels again while any is still running: on Python 3.11, `asyncio.wait_for`
+    (which redis-py wraps around socket writes) can swallow a cancellation that
+    arrives just as the write completes, and the task would then run on.
+    """
+    pending = set(tasks)
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
