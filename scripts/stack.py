@@ -229,11 +229,23 @@ class Stack:
 
     def shutdown(self) -> None:
         """Stops every program and supervisord itself."""
-        if not self.supervisord_running():
-            return
-        self.stop(*reversed(PROGRAMS))
-        self._rpc().supervisor.shutdown()
-        self._wait("supervisord to exit", lambda: not self.supervisord_running(), program=None)
+        if self.supervisord_running():
+            self.stop(*reversed(PROGRAMS))
+            self._rpc().supervisor.shutdown()
+        # Also ends a supervisord that lost its socket (its pid file tells); it stops its programs.
+        pid = self._supervisord_pid()
+        if pid is not None:
+            os.kill(pid, signal.SIGTERM)
+            self._wait("supervisord to exit", lambda: self._supervisord_pid() is None, program=None)
+
+    def _supervisord_pid(self) -> int | None:
+        """The pid of this stack's live supervisord, if any."""
+        try:
+            pid = int((self.config.stack_dir / "supervisord.pid").read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
 
     # ---- programs ---------------------------------------------------------
 
