@@ -1,0 +1,105 @@
+"""Fixtures shared by the e2e, fault and event suites, on top of tests/conftest.py.
+
+tests/conftest.py starts the throwaway test stack and hands out its router URL
+and its controller; these fixtures add what the suites need around them: a
+`Shop` (operations through the router), fresh customers, the admin, and direct
+clients of the stores for counting what really happened. Each suite's
+conftest.py imports them.
+"""
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+from redis import Redis
+
+from e2e.shop import Account, Graph, Shop
+
+SUBGRAPHS = ("users", "orders", "payments", "delivery")
+
+
+@pytest.fixture(scope="session")
+def shop(router_url: str, stack_control: Any) -> Iterator[Shop]:
+    config = stack_control.config
+    with httpx.Client(timeout=60.0) as client:
+        graph = Graph(router_url, client)
+        login = graph.run("Login", {"email": config.admin_email, "password": config.admin_password}).ok()["login"]
+        admin = Account(
+            id=login["user"]["id"],
+            email=config.admin_email,
+            password=config.admin_password,
+            token=login["token"],
+            role=login["user"]["role"],
+        )
+        assert admin.role == "ADMIN", login
+        yield Shop(graph=graph, admin=admin)
+
+
+@pytest.fixture(scope="session")
+def module_shop(shop: Shop) -> Shop:
+    """The same Shop, for module-scoped fixtures (named apart for readability only)."""
+    return shop
+
+
+@pytest.fixture
+def customer(shop: Shop) -> Account:
+    """A customer registered through the router for this test alone."""
+    return shop.register()
+
+
+@pytest.fixture(scope="session")
+def subgraph_urls(stack_control: Any) -> dict[str, str]:
+    return {name: stack_control.config.url(name) for name in SUBGRAPHS}
+
+
+@pytest.fixture(scope="session")
+def metrics_urls(subgraph_urls: Mapping[str, str]) -> dict[str, str]:
+    return {name: url.removesuffix("/graphql") + "/metrics" for name, url in subgraph_urls.items()}
+
+
+@pytest.fixture(scope="session")
+def router_health_url(stack_control: Any, router_name: str) -> str:
+    url: str = stack_control.config.health_url(router_name)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mongo_client(stack_control: Any) -> Iterator[MongoClient[dict[str, Any]]]:
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        f"mongodb://127.0.0.1:{stack_control.config.ports['ferretdb']}/", tz_aware=True
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def payments_db(mongo_client: MongoClient[dict[str, Any]]) -> Database[dict[str, Any]]:
+    return mongo_client["payments"]
+
+
+@pytest.fixture(scope="session")
+def orders_db(mongo_client: MongoClient[dict[str, Any]]) -> Database[dict[str, Any]]:
+    return mongo_client["orders"]
+
+
+def _redis(stack_control: Any, db: int) -> Redis:
+    return Redis(port=stack_control.config.ports["redis"], db=db, decode_responses=True, socket_timeout=10)
+
+
+@pytest.fixture(scope="session")
+def events_redis(stack_control: Any) -> Iterator[Redis]:
+    """The Redis holding the event streams (database 0 of the test stack's redis-server)."""
+    client = _redis(stack_control, 0)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def delivery_store(stack_control: Any) -> Iterator[Redis]:
+    """The delivery service's store (database 1 of the test stack's redis-server)."""
+    client = _redis(stack_control, 1)
+    yield client
+    client.close()

@@ -1,0 +1,88 @@
+"""No N+1 through the router: `me { orders { payments delivery } }` costs the same
+number of store commands for 5 orders as for 30.
+
+Each service counts the commands it sends to its store in
+`shopgraph_store_commands_total` on /metrics (Mongo commands for users, orders
+and payments; Redis round trips for delivery). The test reads the counters
+before and after one request and compares the deltas for N=5 and N=30.
+
+Services also talk to their stores in the background (outbox relays poll
+several times a second), so a single delta can include a few commands that
+are not the request's. Each measurement is therefore repeated and the smallest
+delta kept: background noise only ever adds. With N+1 loading the N=30 delta
+would exceed the N=5 one by at least 25 commands in some service; the test
+allows a slack of a few.
+"""
+
+import re
+from collections.abc import Mapping
+
+import httpx
+import pytest
+
+from e2e.shop import Account, Shop
+
+MANY_ORDERS = 30
+FEW = 5
+REPEATS = 5
+SLACK = 3
+COUNTER = re.compile(r'^shopgraph_store_commands_total\{(?P<labels>[^}]*)\} (?P<value>\S+)$', re.MULTILINE)
+
+
+def store_commands(metrics_url: str) -> float:
+    text = httpx.get(metrics_url, timeout=10.0).text
+    return sum(float(match["value"]) for match in COUNTER.finditer(text))
+
+
+def commands_per_service(metrics_urls: Mapping[str, str]) -> dict[str, float]:
+    return {service: store_commands(url) for service, url in metrics_urls.items()}
+
+
+@pytest.fixture(scope="module")
+def customer_with_many_orders(module_shop: Shop) -> Account:
+    """A customer with 30 paid orders, each with its payment and its delivery."""
+    customer = module_shop.register("Frequent Buyer")
+    order_ids = []
+    for index in range(MANY_ORDERS):
+        order = module_shop.place_order(customer, [{"sku": "PEN-GEL-12", "quantity": 1 + index % 3}])
+        module_shop.pay_ok(customer, order["id"])
+        order_ids.append(order["id"])
+    for order_id in order_ids:
+        module_shop.wait_for_delivery(customer.token, order_id)
+    return customer
+
+
+def measure(shop: Shop, customer: Account, first: int, metrics_urls: Mapping[str, str]) -> dict[str, float]:
+    """The store commands one MyOrders(first) request costs each service (least of REPEATS)."""
+    least: dict[str, float] = {}
+    for _ in range(REPEATS):
+        before = commands_per_service(metrics_urls)
+        data = shop.graph.run("MyOrders", {"first": first}, token=customer.token).ok()
+        after = commands_per_service(metrics_urls)
+        nodes = data["me"]["orders"]["nodes"]
+        assert len(nodes) == first
+        assert all(node["payments"] == [{"status": "CAPTURED"}] for node in nodes), nodes
+        assert all(node["delivery"] == {"status": "SCHEDULED"} for node in nodes), nodes
+        for service in metrics_urls:
+            delta = after[service] - before[service]
+            least[service] = min(least.get(service, delta), delta)
+    return least
+
+
+def test_store_commands_do_not_grow_with_the_number_of_orders(
+    module_shop: Shop, customer_with_many_orders: Account, metrics_urls: Mapping[str, str]
+) -> None:
+    # Warm the router's query plan cache and each service's caches.
+    module_shop.graph.run("MyOrders", {"first": MANY_ORDERS}, token=customer_with_many_orders.token).ok()
+
+    few = measure(module_shop, customer_with_many_orders, FEW, metrics_urls)
+    many = measure(module_shop, customer_with_many_orders, MANY_ORDERS, metrics_urls)
+
+    # The counters are live: every service that resolves part of the query reads its store.
+    for service in ("orders", "payments", "delivery"):
+        assert few[service] >= 1, f"{service} reported no store commands: is its counter wired? {few}"
+    for service in metrics_urls:
+        assert many[service] <= few[service] + SLACK, (
+            f"{service}: {many[service]:.0f} store commands for {MANY_ORDERS} orders vs "
+            f"{few[service]:.0f} for {FEW} (N+1?) - all: few={few} many={many}"
+        )
