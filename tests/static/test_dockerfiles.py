@@ -120,6 +120,12 @@ def test_runtime_runs_the_service_unprivileged_with_a_healthcheck(name: str, por
     assert int(uid) > 0
     last_run = max(run.line for run in runtime.all("RUN"))
     assert user.line > last_run
+    # The image creates that user and group, owning its working directory.
+    [create_user] = runtime.all("RUN")
+    assert f"--uid {uid} --gid {gid}" in create_user.args
+    assert f"install -d -o {uid} -g {gid}" in create_user.args
+    [workdir] = runtime.all("WORKDIR")
+    assert create_user.args.endswith(workdir.args)
     [healthcheck] = runtime.all("HEALTHCHECK")
     probe = healthcheck.exec_form()
     assert probe[:2] == ["python", "-c"]
