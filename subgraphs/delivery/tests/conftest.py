@@ -16,22 +16,28 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from redis.asyncio import Redis
-from shopkit import redis_client
-from shopkit.auth import Role, TokenVerifier
-from shopkit.events.envelope import Event
-from shopkit.tokens import TokenSigner
 from starlette.applications import Starlette
 
 from delivery.app import create_app
 from delivery.config import Settings
 from delivery.events import EventHandlers
-from delivery.store import DeliveryStore
+from delivery.store import DeliveryRecord, DeliveryStore
+from shopkit import redis_client
+from shopkit.auth import Role, TokenVerifier
+from shopkit.events.envelope import Event
+from shopkit.tokens import TokenSigner
 
 pytest_plugins = ["shopkit.testing"]
 
 STORE_DB = 1
 EVENTS_DB = 2
-ADDRESS = {"line1": "Keizersgracht 1", "line2": None, "city": "Amsterdam", "postalCode": "1015 CJ", "country": "NL"}
+ADDRESS = {
+    "line1": "Keizersgracht 1",
+    "line2": None,
+    "city": "Amsterdam",
+    "postalCode": "1015 CJ",
+    "country": "NL",
+}
 
 T = TypeVar("T")
 
@@ -149,6 +155,15 @@ def payment_captured(order_id: str, customer_id: str, *, event_id: str | None = 
             "capturedAt": datetime.now(UTC).isoformat(),
         },
     )
+
+
+async def scheduled(handlers: EventHandlers, store: DeliveryStore, customer: Caller) -> DeliveryRecord:
+    """A SCHEDULED delivery for a new order of `customer`, made as payment.captured makes it."""
+    order_id = uuid.uuid4().hex
+    await handlers.handle(payment_captured(order_id, customer.user_id))
+    [record] = await store.deliveries_for_orders([order_id])
+    assert record is not None
+    return record
 
 
 def order_cancelled(order_id: str, customer_id: str, *, event_id: str | None = None) -> Event:

@@ -11,12 +11,12 @@ from typing import Any
 import jsonschema
 import pytest
 from redis.asyncio import Redis
-from shopkit.events.envelope import Event
-from shopkit.events.streams import EVENT_FIELD
 from starlette.applications import Starlette
 
 from delivery.events import CARRIERS, STREAM, EventHandlers, carrier_for, estimated_delivery
 from delivery.store import OUTBOX_KEY, DeliveryStatus, DeliveryStore
+from shopkit.events.envelope import Event
+from shopkit.events.streams import EVENT_FIELD
 
 from .conftest import ADDRESS, eventually, order_cancelled, payment_captured
 
@@ -48,7 +48,8 @@ async def test_payment_captured_schedules_a_delivery(
     assert delivery.status is DeliveryStatus.SCHEDULED
     assert delivery.recipient_id == customer_id
     assert delivery.address == ADDRESS
-    assert delivery.carrier == carrier_for(order_id) and delivery.carrier in CARRIERS
+    assert delivery.carrier == carrier_for(order_id)
+    assert delivery.carrier in CARRIERS
     assert re.fullmatch(r"SG[A-Z2-7]{16}", delivery.tracking_number)
     assert delivery.estimated_delivery is not None
     assert before + timedelta(days=3) <= delivery.estimated_delivery <= before + timedelta(days=9)
@@ -136,7 +137,8 @@ async def test_order_cancelled_cancels_a_scheduled_delivery_once(
     await handlers.handle(order_cancelled(order_id, customer_id))  # another event, same order
 
     [delivery] = await store.deliveries_for_orders([order_id])
-    assert delivery is not None and delivery.status is DeliveryStatus.CANCELLED
+    assert delivery is not None
+    assert delivery.status is DeliveryStatus.CANCELLED
     [entries] = await store.tracking_events([delivery.id])
     assert [entry.status for entry in entries] == [DeliveryStatus.SCHEDULED, DeliveryStatus.CANCELLED]
     produced = await outbox(store_redis)
@@ -165,7 +167,8 @@ async def test_order_cancelled_leaves_a_delivery_in_transit(
     await handlers.handle(order_cancelled(order_id, customer_id))
 
     [after] = await store.deliveries_for_orders([order_id])
-    assert after is not None and after.status is DeliveryStatus.IN_TRANSIT
+    assert after is not None
+    assert after.status is DeliveryStatus.IN_TRANSIT
     assert len(await outbox(store_redis)) == 2  # scheduled + in transit, no cancellation
 
 

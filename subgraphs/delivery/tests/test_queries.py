@@ -6,9 +6,9 @@ from typing import Any
 import httpx
 
 from delivery.events import EventHandlers
-from delivery.store import DeliveryRecord, DeliveryStore
+from delivery.store import DeliveryStore
 
-from .conftest import ADDRESS, Caller, error_codes, graphql, payment_captured
+from .conftest import ADDRESS, Caller, error_codes, graphql, scheduled
 
 DELIVERY_FIELDS = """
     id status carrier trackingNumber estimatedDelivery updatedAt
@@ -17,16 +17,9 @@ DELIVERY_FIELDS = """
     events { status at note }
 """
 DELIVERY = f"query($id: ID!) {{ delivery(id: $id) {{ {DELIVERY_FIELDS} }} }}"
-TRACK = "query($number: String!) { trackDelivery(trackingNumber: $number) { id status carrier events { status } } }"
+TRACK_FIELDS = "query($number: String!) { trackDelivery(trackingNumber: $number) { %s } }"
+TRACK = TRACK_FIELDS % "id status carrier events { status }"
 ENTITIES = "query($representations: [_Any!]!) { _entities(representations: $representations) { %s } }"
-
-
-async def scheduled(handlers: EventHandlers, store: DeliveryStore, customer: Caller) -> DeliveryRecord:
-    order_id = uuid.uuid4().hex
-    await handlers.handle(payment_captured(order_id, customer.user_id))
-    [record] = await store.deliveries_for_orders([order_id])
-    assert record is not None
-    return record
 
 
 async def test_recipient_reads_their_delivery(
@@ -112,7 +105,7 @@ async def test_track_delivery_does_not_reveal_the_recipient(
     variables = {"number": record.tracking_number}
 
     for private_field in ["recipient { id }", "address { city }"]:
-        query = f"query($number: String!) {{ trackDelivery(trackingNumber: $number) {{ status {private_field} }} }}"
+        query = TRACK_FIELDS % f"status {private_field}"
         for caller in [None, other_customer]:
             body = await graphql(client, query, variables, caller)
             assert body["data"] == {"trackDelivery": None}
@@ -120,7 +113,8 @@ async def test_track_delivery_does_not_reveal_the_recipient(
             assert body["errors"][0]["path"][0] == "trackDelivery"
             assert customer.user_id not in str(body)
         owner = await graphql(client, query, variables, customer)
-        assert "errors" not in owner and owner["data"]["trackDelivery"]["status"] == "SCHEDULED"
+        assert "errors" not in owner
+        assert owner["data"]["trackDelivery"]["status"] == "SCHEDULED"
 
 
 async def test_track_delivery_unknown_number_is_null(
@@ -184,7 +178,9 @@ async def test_user_deliveries(
         body = await entities(client, selection, [user], caller)
         deliveries = body["data"]["_entities"][0]["deliveries"]
         assert [delivery["id"] for delivery in deliveries] == [second.id, first.id]  # newest first
-    empty = await entities(client, selection, [{"__typename": "User", "id": other_customer.user_id}], other_customer)
+    empty = await entities(
+        client, selection, [{"__typename": "User", "id": other_customer.user_id}], other_customer
+    )
     assert empty["data"]["_entities"] == [{"id": other_customer.user_id, "deliveries": []}]
     stranger = await entities(client, selection, [user], other_customer)
     assert stranger["data"]["_entities"] == [None]
@@ -205,7 +201,9 @@ async def test_delivery_entities(
 
     for caller in [customer, admin]:
         body = await entities(client, selection, representations, caller)
-        assert body == {"data": {"_entities": [{"id": record.id, "trackingNumber": record.tracking_number}, None]}}
+        assert body == {
+            "data": {"_entities": [{"id": record.id, "trackingNumber": record.tracking_number}, None]}
+        }
     stranger = await entities(client, selection, representations, other_customer)
     assert stranger["data"]["_entities"] == [None, None]
     assert error_codes(stranger) == ["FORBIDDEN"]

@@ -1,0 +1,188 @@
+"""updateDeliveryStatus: ADMIN only, guarded state machine, one event per change."""
+
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from delivery.events import STREAM, EventHandlers
+from delivery.store import OUTBOX_KEY, DeliveryStore
+
+from .conftest import Caller, error_codes, eventually, order_cancelled, scheduled, snapshot
+from .test_events import validate
+
+UPDATE = """
+mutation($id: ID!, $status: DeliveryStatus!, $note: String) {
+  updateDeliveryStatus(id: $id, status: $status, note: $note) { id status updatedAt events { status note } }
+}
+"""
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
+async def update(
+    client: httpx.AsyncClient, caller: Caller | None, delivery_id: str, status: str, note: str | None = None
+) -> dict[str, Any]:
+    variables = {"id": delivery_id, "status": status, "note": note}
+    response = await client.post(
+        "/graphql",
+        json={"query": UPDATE, "variables": variables},
+        headers={**(caller.headers if caller else {}), "traceparent": TRACEPARENT},
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def published(events_redis: Redis, store_redis: Redis, count: int) -> list[dict[str, Any]]:
+    """The events on delivery's stream, once the relay has published `count` of them."""
+
+    async def relayed() -> list[dict[str, Any]]:
+        entries = await events_redis.xrange(STREAM)
+        drained = await store_redis.llen(OUTBOX_KEY) == 0
+        return (
+            [json.loads(fields["event"]) for _, fields in entries]
+            if drained and len(entries) == count
+            else []
+        )
+
+    return await eventually(relayed)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [["IN_TRANSIT", "DELIVERED"], ["FAILED"], ["IN_TRANSIT", "FAILED"]],
+    ids=lambda path: "-".join(path),
+)
+async def test_admin_moves_a_delivery_along(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    events_redis: Redis,
+    customer: Caller,
+    admin: Caller,
+    path: list[str],
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    previous = "SCHEDULED"
+
+    for step, status in enumerate(path):
+        body = await update(client, admin, record.id, status, note=f"  step {step}  ")
+        assert "errors" not in body, body
+        delivery = body["data"]["updateDeliveryStatus"]
+        assert delivery["status"] == status
+        assert delivery["events"][-1] == {"status": status, "note": f"step {step}"}
+        assert len(delivery["events"]) == step + 2
+
+    events = await published(events_redis, store_redis, count=1 + len(path))
+    changes = events[1:]
+    assert [event["data"]["status"] for event in changes] == path
+    assert [event["data"]["previousStatus"] for event in changes] == [previous, *path[:-1]]
+    for event in changes:
+        assert event["type"] == "delivery.status_changed"
+        assert event["traceparent"] == TRACEPARENT
+        assert event["data"]["deliveryId"] == record.id
+        assert event["data"]["orderId"] == record.order_id
+        validate(event)
+
+
+@pytest.mark.parametrize(
+    ("path", "illegal"),
+    [
+        ([], "DELIVERED"),
+        ([], "SCHEDULED"),
+        ([], "CANCELLED"),
+        (["IN_TRANSIT"], "IN_TRANSIT"),
+        (["IN_TRANSIT"], "SCHEDULED"),
+        (["IN_TRANSIT"], "CANCELLED"),
+        (["IN_TRANSIT", "DELIVERED"], "IN_TRANSIT"),
+        (["IN_TRANSIT", "DELIVERED"], "FAILED"),
+        (["FAILED"], "IN_TRANSIT"),
+        (["FAILED"], "DELIVERED"),
+    ],
+)
+async def test_illegal_transitions_conflict_and_change_nothing(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    events_redis: Redis,
+    customer: Caller,
+    admin: Caller,
+    path: list[str],
+    illegal: str,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    for status in path:
+        assert "errors" not in await update(client, admin, record.id, status)
+    await published(events_redis, store_redis, count=1 + len(path))
+    before = (await snapshot(store_redis), await snapshot(events_redis))
+
+    body = await update(client, admin, record.id, illegal)
+
+    assert body["data"] is None
+    assert error_codes(body) == ["CONFLICT"]
+    assert (await snapshot(store_redis), await snapshot(events_redis)) == before
+
+
+async def test_a_cancelled_delivery_cannot_move(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    customer: Caller,
+    admin: Caller,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    await handlers.handle(order_cancelled(record.order_id, customer.user_id))
+
+    for status in ["IN_TRANSIT", "DELIVERED", "FAILED", "SCHEDULED"]:
+        body = await update(client, admin, record.id, status)
+        assert error_codes(body) == ["CONFLICT"]
+    [after] = await store.deliveries([record.id])
+    assert after is not None
+    assert after.status.value == "CANCELLED"
+
+
+async def test_only_an_admin_may_update(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    customer: Caller,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    await eventually(lambda: _outbox_drained(store_redis))
+    before = await snapshot(store_redis)
+
+    assert error_codes(await update(client, customer, record.id, "IN_TRANSIT")) == ["FORBIDDEN"]
+    assert error_codes(await update(client, None, record.id, "IN_TRANSIT")) == ["UNAUTHENTICATED"]
+    assert await snapshot(store_redis) == before
+
+
+async def test_bad_input_is_refused_and_changes_nothing(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    customer: Caller,
+    admin: Caller,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    await eventually(lambda: _outbox_drained(store_redis))
+    before = await snapshot(store_redis)
+
+    too_long = await update(client, admin, record.id, "IN_TRANSIT", note="x" * 501)
+    assert error_codes(too_long) == ["BAD_USER_INPUT"]
+    for unknown in [uuid.uuid4().hex, "outbox", '{"$gt": ""}']:
+        assert error_codes(await update(client, admin, unknown, "IN_TRANSIT")) == ["NOT_FOUND"]
+    not_a_status = await update(client, admin, record.id, "LOST")
+    assert not_a_status["errors"][0]["message"].startswith("Variable '$status'")
+    assert await snapshot(store_redis) == before
+
+
+async def _outbox_drained(store_redis: Redis) -> bool:
+    return await store_redis.llen(OUTBOX_KEY) == 0
