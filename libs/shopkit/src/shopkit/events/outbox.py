@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
-from shopkit.events.streams import publish
+from shopkit.events.streams import publish, raise_if_cancelled
 from shopkit.mongo import Collection
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ class OutboxRelay:
                 log.warning("outbox relay to %s paused: %s", self._stream, error)
                 relayed = 0
                 await asyncio.sleep(1.0)
+            raise_if_cancelled()
             if relayed == 0:
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):

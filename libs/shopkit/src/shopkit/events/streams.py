@@ -46,6 +46,17 @@ async def read_events(redis: Redis, stream: str) -> list[Event]:
     return [Event.from_json(fields[EVENT_FIELD]) for _, fields in entries]
 
 
+def raise_if_cancelled() -> None:
+    """Honours a cancellation that redis-py swallowed.
+
+    redis-py (8.1) can return normally from a command although the task was
+    cancelled meanwhile; a loop that only awaits Redis would then never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 def dead_letter_stream(stream: str, group: str) -> str:
     return f"{stream}.dead.{group}"
 
@@ -98,6 +109,7 @@ class StreamConsumer:
                 while True:
                     await self._retry_pending()
                     await self._read_new()
+                    raise_if_cancelled()
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:
