@@ -73,13 +73,13 @@ function subgraphUrl(name, url) {
   return process.env[`${name.toUpperCase()}_URL`] || url;
 }
 
-/** Names the subgraph in `service` (as the router does); in production, redacts its message. */
+/** Names the subgraph in `service` (as the router does); in production, keeps only the code (ditto). */
 function formatError(formatted) {
   const { serviceName, ...extensions } = formatted.extensions ?? {};
   const service = extensions.service ?? serviceName;
   if (service === undefined) return formatted;
   if (development) return { ...formatted, extensions: { ...extensions, service } };
-  return { ...formatted, message: REDACTED, extensions: { code: extensions.code, service } };
+  return { ...formatted, message: REDACTED, extensions: { code: extensions.code } };
 }
 
 function corsHeaders(request) {

@@ -16,7 +16,10 @@ if ! command -v uv > /dev/null; then
 fi
 
 scripts/install-ferretdb.sh
-scripts/install-router.sh
+# Apollo Gateway alone (ROUTER=gateway make up) needs no router build.
+if [ "${ROUTER:-router}" != gateway ]; then
+  scripts/install-router.sh
+fi
 
 # npm ci wipes node_modules, so run it only when package-lock.json changed since the last one.
 stamp=router/node_modules/.installed-package-lock.json
