@@ -6,11 +6,12 @@ even be different servers). `same_redis` tests put both on one database.
 """
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
@@ -20,11 +21,12 @@ from starlette.applications import Starlette
 
 from delivery.app import create_app
 from delivery.config import Settings
-from delivery.events import EventHandlers
-from delivery.store import DeliveryRecord, DeliveryStore
+from delivery.events import STREAM, EventHandlers
+from delivery.store import OUTBOX_KEY, DeliveryRecord, DeliveryStore
 from shopkit import redis_client
 from shopkit.auth import Role, TokenVerifier
 from shopkit.events.envelope import Event
+from shopkit.events.streams import EVENT_FIELD
 from shopkit.tokens import TokenSigner
 
 pytest_plugins = ["shopkit.testing"]
@@ -221,3 +223,16 @@ async def snapshot(redis: Redis) -> dict[str, Any]:
         else:
             state[key] = kind
     return state
+
+
+async def published(events_redis: Redis, store_redis: Redis, count: int) -> list[dict[str, Any]]:
+    """The envelopes on delivery's stream, once the relay has drained the outbox into `count` of them."""
+
+    async def relayed() -> list[dict[str, Any]]:
+        entries = cast(list[tuple[str, dict[str, str]]], await events_redis.xrange(STREAM))
+        drained = await store_redis.llen(OUTBOX_KEY) == 0
+        if not drained or len(entries) != count:
+            return []
+        return [json.loads(fields[EVENT_FIELD]) for _, fields in entries]
+
+    return await eventually(relayed)

@@ -13,12 +13,12 @@ import pytest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from delivery.events import CARRIERS, STREAM, EventHandlers, carrier_for, estimated_delivery
+from delivery.events import CARRIERS, EventHandlers, carrier_for, estimated_delivery
 from delivery.store import OUTBOX_KEY, DeliveryStatus, DeliveryStore
 from shopkit.events.envelope import Event
-from shopkit.events.streams import EVENT_FIELD
+from shopkit.events.streams import publish
 
-from .conftest import ADDRESS, eventually, order_cancelled, payment_captured
+from .conftest import ADDRESS, eventually, order_cancelled, payment_captured, published
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "events" / "schemas"
 
@@ -105,10 +105,10 @@ async def test_concurrent_duplicates_create_exactly_one_delivery(
 
     await asyncio.gather(*(handlers.handle(event) for event in duplicates))
 
-    [delivery_ids] = [await store_redis.zrange(f"delivery:by-recipient:{customer_id}", 0, -1)]
-    assert len(delivery_ids) == 1
+    [delivery] = await store.deliveries_for_recipients([customer_id])
+    assert len(delivery) == 1
     assert len(await store_redis.keys("delivery:by-tracking:*")) == 1
-    assert len(await store_redis.lrange(f"delivery:{delivery_ids[0]}:events", 0, -1)) == 1
+    assert len((await store.tracking_events([delivery[0].id]))[0]) == 1
     assert [event["type"] for event in await outbox(store_redis)] == ["delivery.scheduled"]
 
 
@@ -191,10 +191,6 @@ async def test_unrelated_events_are_ignored(handlers: EventHandlers, store_redis
     assert await store_redis.dbsize() == 0
 
 
-async def _stream_events(events_redis: Redis) -> list[dict[str, Any]]:
-    return [json.loads(fields[EVENT_FIELD]) for _, fields in await events_redis.xrange(STREAM)]
-
-
 async def _consumed(events_redis: Redis, stream: str, entry_id: str) -> bool:
     """The delivery group has read up to `entry_id` on `stream` and acknowledged everything."""
     groups = {group["name"]: group for group in await events_redis.xinfo_groups(stream)}
@@ -210,28 +206,18 @@ async def test_events_flow_through_real_streams(
     order_id, customer_id = uuid.uuid4().hex, uuid.uuid4().hex
     captured = payment_captured(order_id, customer_id)
 
-    first = await events_redis.xadd("shopgraph.events.payments", {EVENT_FIELD: captured.to_json()})
+    first = await publish(events_redis, "shopgraph.events.payments", captured)
     await eventually(lambda: _consumed(events_redis, "shopgraph.events.payments", first))
     # A redelivery (e.g. an outbox relay that republished) changes nothing.
-    again = await events_redis.xadd("shopgraph.events.payments", {EVENT_FIELD: captured.to_json()})
+    again = await publish(events_redis, "shopgraph.events.payments", captured)
     await eventually(lambda: _consumed(events_redis, "shopgraph.events.payments", again))
-    cancelled = await events_redis.xadd(
-        "shopgraph.events.orders", {EVENT_FIELD: order_cancelled(order_id, customer_id).to_json()}
-    )
+    cancelled = await publish(events_redis, "shopgraph.events.orders", order_cancelled(order_id, customer_id))
     await eventually(lambda: _consumed(events_redis, "shopgraph.events.orders", cancelled))
 
-    produced = await eventually(
-        lambda: _relayed_count(events_redis, store_redis, expected=2),
-    )
+    produced = await published(events_redis, store_redis, count=2)
     assert [event["type"] for event in produced] == ["delivery.scheduled", "delivery.status_changed"]
     assert {event["traceparent"] for event in produced[:1]} == {captured.traceparent}
     for event in produced:
         assert event["producer"] == "delivery"
         validate(event)
     assert len(await store_redis.keys("delivery:by-order:*")) == 1
-
-
-async def _relayed_count(events_redis: Redis, store_redis: Redis, *, expected: int) -> list[dict[str, Any]]:
-    produced = await _stream_events(events_redis)
-    drained = await store_redis.llen(OUTBOX_KEY) == 0
-    return produced if drained and len(produced) == expected else []

@@ -1,6 +1,5 @@
 """updateDeliveryStatus: ADMIN only, guarded state machine, one event per change."""
 
-import json
 import uuid
 from typing import Any
 
@@ -8,10 +7,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from delivery.events import STREAM, EventHandlers
+from delivery.events import EventHandlers
 from delivery.store import OUTBOX_KEY, DeliveryStore
 
-from .conftest import Caller, error_codes, eventually, order_cancelled, scheduled, snapshot
+from .conftest import Caller, error_codes, eventually, order_cancelled, published, scheduled, snapshot
 from .test_events import validate
 
 UPDATE = """
@@ -34,21 +33,6 @@ async def update(
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-async def published(events_redis: Redis, store_redis: Redis, count: int) -> list[dict[str, Any]]:
-    """The events on delivery's stream, once the relay has published `count` of them."""
-
-    async def relayed() -> list[dict[str, Any]]:
-        entries = await events_redis.xrange(STREAM)
-        drained = await store_redis.llen(OUTBOX_KEY) == 0
-        return (
-            [json.loads(fields["event"]) for _, fields in entries]
-            if drained and len(entries) == count
-            else []
-        )
-
-    return await eventually(relayed)
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,7 @@ Who sees what:
   the recipient's or an ADMIN's token; anyone else gets FORBIDDEN on that field.
 """
 
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TypeVar, cast
 
 import strawberry
 
@@ -27,19 +25,6 @@ from shopkit.types import Address
 Info = strawberry.Info[Context, None]
 
 MAX_NOTE_LENGTH = 500
-
-Resolver = TypeVar("Resolver", bound=Callable[..., object])
-
-
-def described_field(description: str) -> Callable[[Resolver], Resolver]:
-    """`@described_field(...)`, typed: Strawberry types that decorator as Any."""
-    return cast(Callable[[Resolver], Resolver], strawberry.field(description=description))
-
-
-def described_mutation(description: str) -> Callable[[Resolver], Resolver]:
-    """`@strawberry.mutation(description=...)`, typed like `described_field`."""
-    return cast(Callable[[Resolver], Resolver], strawberry.mutation(description=description))
-
 
 # The store's enum is the GraphQL enum: strawberry.enum marks the class in place.
 strawberry.enum(
@@ -68,7 +53,7 @@ class Order:
     def resolve_reference(cls, id: strawberry.ID) -> "Order":
         return cls(id=id)
 
-    @described_field("The order's delivery; null until its payment is captured.")
+    @strawberry.field(description="The order's delivery; null until its payment is captured.")
     async def delivery(self, info: Info) -> "Delivery | None":
         principal = require_principal(info.context.auth.principal())
         record = await info.context.loaders.delivery_for_order.load(str(self.id))
@@ -83,7 +68,7 @@ class User:
     def resolve_reference(cls, id: strawberry.ID) -> "User":
         return cls(id=id)
 
-    @described_field("The user's deliveries, newest first (the user or an ADMIN).")
+    @strawberry.field(description="The user's deliveries, newest first (the user or an ADMIN).")
     async def deliveries(self, info: Info) -> list["Delivery"]:
         require_owner(info.context.auth.principal(), str(self.id), "account")
         records = await info.context.loaders.deliveries_for_recipient.load(str(self.id))
@@ -130,17 +115,17 @@ class Delivery:
     def order(self) -> Order:
         return Order(id=strawberry.ID(self.record.order_id))
 
-    @described_field("Who receives the parcel (the recipient or an ADMIN only).")
+    @strawberry.field(description="Who receives the parcel (the recipient or an ADMIN only).")
     def recipient(self, info: Info) -> User:
         require_owner(info.context.auth.principal(), self.record.recipient_id, "delivery")
         return User(id=strawberry.ID(self.record.recipient_id))
 
-    @described_field("Where the parcel goes (the recipient or an ADMIN only).")
+    @strawberry.field(description="Where the parcel goes (the recipient or an ADMIN only).")
     def address(self, info: Info) -> Address:
         require_owner(info.context.auth.principal(), self.record.recipient_id, "delivery")
         return Address.from_doc(self.record.address)
 
-    @described_field("The delivery's progress, oldest first.")
+    @strawberry.field(description="The delivery's progress, oldest first.")
     async def events(self, info: Info) -> list[TrackingEvent]:
         entries = await info.context.loaders.tracking_events.load(self.record.id)
         return [TrackingEvent.from_entry(entry) for entry in entries]
@@ -148,13 +133,13 @@ class Delivery:
 
 @strawberry.type
 class Query:
-    @described_field("A delivery by id (its recipient or an ADMIN).")
+    @strawberry.field(description="A delivery by id (its recipient or an ADMIN).")
     async def delivery(self, info: Info, id: strawberry.ID) -> Delivery | None:
         principal = require_principal(info.context.auth.principal())
         record = await info.context.loaders.delivery.load(str(id))
         return None if record is None else Delivery.visible_to(principal, record)
 
-    @described_field("Public parcel tracking: no token needed; null for an unknown number.")
+    @strawberry.field(description="Public parcel tracking: no token needed; null for an unknown number.")
     async def track_delivery(self, info: Info, tracking_number: str) -> Delivery | None:
         delivery_id = await info.context.store.delivery_id_for_tracking_number(tracking_number.strip())
         if delivery_id is None:
@@ -165,8 +150,8 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @described_mutation(
-        "Moves a delivery along its state machine (ADMIN only, standing in for the carrier). "
+    @strawberry.mutation(
+        description="Moves a delivery along its state machine (ADMIN only, standing in for the carrier). "
         "An illegal transition is a CONFLICT and changes nothing."
     )
     async def update_delivery_status(

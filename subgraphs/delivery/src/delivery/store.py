@@ -30,9 +30,9 @@ string means "no such delivery" and never becomes part of a key, so a client
 cannot address `delivery:outbox` or an index key by passing it as an id.
 
 Each round trip to Redis increments `STORE_COMMANDS` (store="redis") once,
-labelled with its command, `PIPELINE <command>` for a batch, or `EXEC` for a
-transaction's commit: the counter is the number of round trips, which is what
-the N+1 tests compare.
+labelled with its command, `PIPELINE <command>` for a batch, `EXEC` for a
+transaction's commit, or `OUTBOX <command>` for the relay's polling: the
+counter is the number of round trips, which is what the N+1 tests compare.
 """
 
 import enum
@@ -365,11 +365,11 @@ class DeliveryStore:
 
     async def outbox_peek(self, limit: int) -> list[str]:
         """The oldest unpublished events, as envelope JSON."""
-        self._round_trip("LRANGE")
+        self._round_trip("OUTBOX LRANGE")
         return cast(list[str], await self._redis.lrange(OUTBOX_KEY, 0, limit - 1))
 
     async def outbox_remove(self, entry: str) -> None:
-        self._round_trip("LREM")
+        self._round_trip("OUTBOX LREM")
         await self._redis.lrem(OUTBOX_KEY, 1, entry)
 
     # Plumbing.

@@ -1,0 +1,103 @@
+"""No N+1: resolving 100 entities costs the same few Redis round trips as resolving one.
+
+Round trips are read from `STORE_COMMANDS` (store="redis"), which the store
+increments once per round trip (the outbox relay's polling excluded: it runs in
+the background whatever the request). As a server-side cross-check, Redis's own
+`INFO commandstats` shows the number of MGETs does not grow either.
+"""
+
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from delivery.events import EventHandlers
+from shopkit.metrics import STORE_COMMANDS
+
+from .conftest import Caller, graphql, payment_captured
+
+ENTITIES = "query($representations: [_Any!]!) { _entities(representations: $representations) { %s } }"
+
+
+def round_trips() -> float:
+    return sum(
+        sample.value
+        for metric in STORE_COMMANDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_total")
+        and sample.labels["store"] == "redis"
+        and not sample.labels["command"].startswith("OUTBOX")
+    )
+
+
+async def server_calls(redis: Redis, command: str) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def cost(
+    client: httpx.AsyncClient,
+    store_redis: Redis,
+    selection: str,
+    representations: list[dict[str, Any]],
+    caller: Caller,
+) -> tuple[float, int]:
+    """(round trips counted by the store, MGETs counted by the Redis server) of one request."""
+    trips, mgets = round_trips(), await server_calls(store_redis, "mget")
+    body = await graphql(client, ENTITIES % selection, {"representations": representations}, caller)
+    assert "errors" not in body, body
+    assert len(body["data"]["_entities"]) == len(representations)
+    return round_trips() - trips, await server_calls(store_redis, "mget") - mgets
+
+
+@pytest.fixture
+async def order_ids(handlers: EventHandlers, customer: Caller) -> list[str]:
+    """100 orders of the customer, 99 with a delivery (one still unpaid)."""
+    ids = [uuid.uuid4().hex for _ in range(100)]
+    for order_id in ids[:-1]:
+        await handlers.handle(payment_captured(order_id, customer.user_id))
+    return ids
+
+
+async def test_order_deliveries_cost_constant_round_trips(
+    client: httpx.AsyncClient, store_redis: Redis, order_ids: list[str], customer: Caller, admin: Caller
+) -> None:
+    selection = "... on Order { id delivery { status events { status } } }"
+    orders = [{"__typename": "Order", "id": order_id} for order_id in order_ids]
+
+    for caller in [customer, admin]:
+        one = await cost(client, store_redis, selection, orders[:1], caller)
+        hundred = await cost(client, store_redis, selection, orders, caller)
+        # MGET order → delivery id, MGET deliveries, one pipeline of LRANGE for the events.
+        assert one == hundred == (3, 2)
+
+
+async def test_delivery_entities_cost_constant_round_trips(
+    client: httpx.AsyncClient, store_redis: Redis, order_ids: list[str], customer: Caller
+) -> None:
+    delivery_ids = await store_redis.mget([f"delivery:by-order:{order_id}" for order_id in order_ids[:-1]])
+    selection = "... on Delivery { id status order { id } events { status at } }"
+    deliveries = [{"__typename": "Delivery", "id": delivery_id} for delivery_id in delivery_ids]
+
+    one = await cost(client, store_redis, selection, deliveries[:1], customer)
+    many = await cost(client, store_redis, selection, deliveries, customer)
+    # MGET deliveries, one pipeline of LRANGE.
+    assert one == many == (2, 1)
+
+
+async def test_user_deliveries_cost_constant_round_trips(
+    client: httpx.AsyncClient, store_redis: Redis, handlers: EventHandlers, admin: Caller
+) -> None:
+    user_ids = [uuid.uuid4().hex for _ in range(20)]
+    for user_id in user_ids:
+        for _ in range(5):
+            await handlers.handle(payment_captured(uuid.uuid4().hex, user_id))
+    selection = "... on User { id deliveries { status events { status } } }"
+    users = [{"__typename": "User", "id": user_id} for user_id in user_ids]
+
+    one = await cost(client, store_redis, selection, users[:1], admin)
+    twenty = await cost(client, store_redis, selection, users, admin)
+    # One pipeline of ZREVRANGE, MGET deliveries, one pipeline of LRANGE.
+    assert one == twenty == (3, 1)
