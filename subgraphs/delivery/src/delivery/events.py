@@ -201,14 +201,19 @@ def _address(value: Any) -> dict[str, str | None]:
 
 
 class OutboxRelay:
-    """Publishes the store's outbox to `shopgraph.events.delivery`, oldest first."""
+    """Publishes the store's outbox to `shopgraph.events.delivery`, oldest first.
+
+    Writes made by this process wake the relay at once (`notify`); the idle
+    poll only picks up entries another process left behind, such as an
+    instance that died before relaying them.
+    """
 
     def __init__(
         self,
         store: DeliveryStore,
         events_redis: Redis,
         *,
-        idle_interval: float = 0.2,
+        idle_interval: float = 1.0,
         batch: int = 100,
     ) -> None:
         self._store = store
