@@ -97,6 +97,13 @@ def test_files_are_valid_against_the_compose_spec_schema(
     assert not errors
 
 
+def test_compose_spec_schema_flags_a_misspelled_key(compose_spec_schema: dict[str, Any]) -> None:
+    broken = yaml.safe_load(COMPOSE_FILE.read_text())
+    broken["services"]["redis"]["helthcheck"] = broken["services"]["redis"].pop("healthcheck")
+    validator = jsonschema.validators.validator_for(compose_spec_schema)(compose_spec_schema)
+    assert any("helthcheck" in error.message for error in validator.iter_errors(broken))
+
+
 @pytest.mark.parametrize(
     ("mistake", "replace", "by", "message"),
     [
