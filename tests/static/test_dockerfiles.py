@@ -6,7 +6,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import tomllib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -132,6 +135,47 @@ def test_runtime_runs_the_service_unprivileged_with_a_healthcheck(name: str, por
     assert "/health/ready" in probe[2]
     assert "urllib.request" in probe[2]
     assert {"interval", "timeout", "start-period", "retries"} <= set(healthcheck.flags)
+
+
+class ReadinessServer(HTTPServer):
+    """Answers GET /health/ready with `ready_status`, like a subgraph that is (not) ready."""
+
+    ready_status = 200
+
+
+class _ReadinessHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        assert isinstance(self.server, ReadinessServer)
+        self.send_response(self.server.ready_status if self.path == "/health/ready" else 404)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def readiness_server() -> Iterator[ReadinessServer]:
+    server = ReadinessServer(("127.0.0.1", 0), _ReadinessHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    thread.join()
+
+
+@pytest.mark.parametrize("name", SUBGRAPHS)
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
+def test_healthcheck_probe_follows_readiness(
+    name: str, status: int, healthy: bool, readiness_server: ReadinessServer
+) -> None:
+    [healthcheck] = parse(dockerfile(name))[-1].all("HEALTHCHECK")
+    readiness_server.ready_status = status
+    port = str(readiness_server.server_address[1])
+    probe = healthcheck.exec_form()
+    result = subprocess.run(
+        [sys.executable, *probe[1:]], env={**os.environ, "PORT": port}, capture_output=True, check=False
+    )
+    assert (result.returncode == 0) is healthy
 
 
 @pytest.mark.parametrize("name", SUBGRAPHS)
