@@ -4,6 +4,8 @@ router config, the Dockerfiles and the pinned router version."""
 import json
 import re
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -230,6 +232,48 @@ def test_router_listens_on_the_published_ports(services: dict[str, dict[str, Any
     probe = " ".join(router["healthcheck"]["test"])
     assert "/dev/tcp/127.0.0.1/8088" in probe
     assert f"GET {router_config['health_check']['path']}?ready " in probe
+
+
+class RouterHealth(HTTPServer):
+    """Answers GET /health?ready like the router's health check: {"status": "UP" | "DOWN"}."""
+
+    status = "UP"
+
+
+class _RouterHealthHandler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        assert isinstance(self.server, RouterHealth)
+        if self.path != "/health?ready":
+            self.send_error(404)
+            return
+        body = json.dumps({"status": self.server.status}).encode()
+        self.send_response(200 if self.server.status == "UP" else 503)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("status", "healthy"), [("UP", True), ("DOWN", False)])
+def test_router_healthcheck_probe_follows_readiness(
+    services: dict[str, dict[str, Any]], status: str, healthy: bool
+) -> None:
+    test: list[str] = services["router"]["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "bash", "-c"]
+    server = RouterHealth(("127.0.0.1", 0), _RouterHealthHandler)
+    server.status = status
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        # The same probe, pointed at this server instead of the router's port 8088.
+        probe = test[3].replace("/127.0.0.1/8088", f"/127.0.0.1/{server.server_address[1]}")
+        result = subprocess.run(["bash", "-c", probe], capture_output=True, timeout=30, check=False)
+    finally:
+        server.shutdown()
+        thread.join()
+    assert (result.returncode == 0) is healthy
 
 
 # --- health and start order ---------------------------------------------------------------------------
