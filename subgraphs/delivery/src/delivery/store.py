@@ -390,6 +390,9 @@ class DeliveryStore:
                     return await attempt(pipe)
                 except WatchError:
                     continue  # a watched key changed before EXEC: read again
+                finally:
+                    if pipe.watching:  # no EXEC: leaving the block sends UNWATCH
+                        self._round_trip("UNWATCH")
 
     # The store connection decodes responses (shopkit.redis_client), so values are str.
 
