@@ -40,6 +40,10 @@ DELIVERY_WAIT_SECONDS = 240.0
 T = TypeVar("T")
 
 
+class SeedError(RuntimeError):
+    """Seeding cannot go on (the API refuses the very first step)."""
+
+
 @dataclass(frozen=True)
 class SeedPlan:
     customers: int
@@ -388,7 +392,7 @@ class Seeder:
 
     async def run(self) -> list[SeedCustomer]:
         customers = [
-            SeedCustomer(index=i, email=f"bench-{i:05d}@bench.shopgraph.test")
+            SeedCustomer(index=i, email=f"bench-{i:05d}@bench.example.com")
             for i in range(self.plan.customers)
         ]
         products = await self.client.execute(operation("products"))
@@ -396,6 +400,8 @@ class Seeder:
 
         await self._phase("register", lambda: self._gather([self.register(c) for c in customers]))
         active = [c for c in customers if c.token]
+        if not active:
+            raise SeedError("no customer could register: " + "; ".join(self.failures.samples[:3]))
 
         async def place_all() -> None:
             works = []
