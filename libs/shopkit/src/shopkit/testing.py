@@ -106,7 +106,11 @@ def mongodb_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     try:
         wait_for_port(port, process)
-        yield f"mongodb://127.0.0.1:{port}/"
+        # One connection per client: FerretDB 1.24 (SQLite) applies an update as
+        # read-then-write outside a transaction, so concurrent updates of one
+        # document over several connections lose writes and conditional updates
+        # all "win" (FerretDB/FerretDB#3040). Commands on one connection run in order.
+        yield f"mongodb://127.0.0.1:{port}/?maxPoolSize=1"
     finally:
         _stop(process)
 
