@@ -191,7 +191,8 @@ async def shop(settings: Settings) -> AsyncIterator[Shop]:
     processor = CardProcessor()
     app = create_app(settings, verifier=verifier, processor=processor)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
-    async with LifespanManager(app) as manager:
+    # Generous bounds: this machine is shared with heavy builds.
+    async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url="http://payments.test") as client:
             yield Shop(
