@@ -34,12 +34,23 @@ class _CommandCounter(monitoring.CommandListener):
         pass
 
 
-def connect(uri: str, database: str) -> tuple[Client, Database]:
+def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tuple[Client, Database]:
+    """Opens a client; `max_pool_size=1` sends every command over one connection.
+
+    FerretDB 1.24 (SQLite) applies an update as read-modify-write without
+    isolation between connections: concurrent updates of one document lose
+    all but one (even `$inc`), and a conditional `find_one_and_update` can
+    have several winners. It serves one connection's commands one at a time,
+    so a service that routes its writes through a one-connection client gets
+    atomic single-document updates back.
+    """
+    options: dict[str, Any] = {} if max_pool_size is None else {"maxPoolSize": max_pool_size}
     client: Client = AsyncMongoClient(
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=3000,
         event_listeners=[_CommandCounter()],
+        **options,
     )
     return client, client[database]
 
