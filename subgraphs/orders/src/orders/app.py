@@ -33,9 +33,12 @@ def create_app(
     settings = settings or Settings.from_env()
     verifier = verifier or TokenVerifier(settings.jwks_url)
     client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
-    store = OrderStore(database)
+    writer, writer_database = mongo.connect(
+        settings.mongodb_uri, settings.mongodb_database, max_pool_size=settings.mongodb_write_pool_size
+    )
+    store = OrderStore(reads=database, writes=writer_database)
     events_redis = redis_client.connect(settings.events_redis_url)
-    relay = OutboxRelay([store.orders], events_redis, stream_for(SERVICE))
+    relay = OutboxRelay([store.orders_for_writing], events_redis, stream_for(SERVICE))
     consumer = StreamConsumer(
         events_redis,
         group=SERVICE,
@@ -64,6 +67,7 @@ def create_app(
             await asyncio.gather(*workers, return_exceptions=True)
             await events_redis.aclose()
             await client.close()
+            await writer.close()
 
     async def context_factory(request: Request) -> Context:
         return Context(

@@ -12,6 +12,8 @@ DEFAULT_PORT = 4002
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = SERVICE
+    # Writes share this many connections; keep 1 on FerretDB (see orders.store).
+    mongodb_write_pool_size: int = 1
     events_redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
 
@@ -21,6 +23,9 @@ class Settings:
         return cls(
             mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
+            mongodb_write_pool_size=int(
+                env.get("MONGODB_WRITE_POOL_SIZE", str(defaults.mongodb_write_pool_size))
+            ),
             events_redis_url=env.get("EVENTS_REDIS_URL", defaults.events_redis_url),
             jwks_url=env.get("JWKS_URL", defaults.jwks_url),
         )

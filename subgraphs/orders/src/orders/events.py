@@ -14,8 +14,9 @@ from typing import Any
 
 from orders.config import SERVICE
 from orders.lifecycle import NotYetApplicable, OrderStatus, status_after
-from orders.store import Document, OrderStore, utc_now
+from orders.store import OrderStore, utc_now
 from shopkit.events.envelope import Event, stream_for
+from shopkit.mongo import Document
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from orders.store import Document, OrderStore
+from orders.store import OrderStore
+from shopkit.mongo import Document
 from shopkit.pagination import Cursor
 
 

@@ -10,10 +10,11 @@ from orders import checkout, events, lifecycle
 from orders.context import Info
 from orders.lifecycle import OrderStatus
 from orders.loaders import OrdersPageKey
-from orders.store import Document, utc_now
+from orders.store import utc_now
 from shopkit.auth import require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
 from shopkit.http import schema_extensions
+from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
 from shopkit.types import Address, AddressInput, Money, PageInfo, utc
 

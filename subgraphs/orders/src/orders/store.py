@@ -6,28 +6,43 @@ Collections:
   createdAt, updatedAt, history, appliedEvents, outbox}`
 - `counters`: `{_id: name, value}`, the sequence behind order numbers
 
+Reads use a connection pool; writes go through `writes`, a one-connection
+client by default: FerretDB 1.24 (SQLite) loses concurrent updates of one
+document unless they arrive on one connection (see `shopkit.mongo.connect`).
+The conditional updates below (cancel only from a cancellable status, apply an
+event only once) are atomic only because of that.
+
 Every value in a filter comes from our own code or is a plain string the
 client sent, never a document the client sent, so no operator can be smuggled in.
 """
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 
 from orders.lifecycle import OrderStatus
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import outbox_push
+from shopkit.mongo import Collection, Database, Document
 from shopkit.pagination import Cursor
-
-Document = dict[str, Any]
 
 # What GraphQL reads of an order: the bookkeeping arrays stay in the store.
 ORDER_FIELDS = {"outbox": 0, "appliedEvents": 0}
 ORDER_NUMBER_COUNTER = "orderNumber"
+
+
+# Order keys are tiny: fetch up to this many in the first reply.
+KEYS_BATCH = 10_000
+
+
+def _whole_batch(expected: int) -> int:
+    """A batch size that returns `expected` documents in the first reply.
+
+    One more than expected, so the server sees the cursor exhausted and the
+    driver sends no `getMore` (FerretDB keeps a cursor open on an exact fit).
+    """
+    return expected + 1
 
 
 def utc_now() -> datetime:
@@ -36,18 +51,29 @@ def utc_now() -> datetime:
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
+class _Collections:
+    def __init__(self, database: Database) -> None:
+        self.products: Collection = database["products"]
+        self.orders: Collection = database["orders"]
+        self.counters: Collection = database["counters"]
+
+
 class OrderStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.products: AsyncCollection[Document] = database["products"]
-        self.orders: AsyncCollection[Document] = database["orders"]
-        self.counters: AsyncCollection[Document] = database["counters"]
+    def __init__(self, reads: Database, writes: Database) -> None:
+        self._read = _Collections(reads)
+        self._write = _Collections(writes)
+
+    @property
+    def orders_for_writing(self) -> Collection:
+        """The orders collection on the write connection (for the outbox relay's updates)."""
+        return self._write.orders
 
     async def create_indexes(self) -> None:
-        await self.orders.create_index(
+        await self._write.orders.create_index(
             [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
             name="customer_newest_first",
         )
-        await self.orders.create_index("number", unique=True, name="unique_number")
+        await self._write.orders.create_index("number", unique=True, name="unique_number")
 
     # -- products ---------------------------------------------------------------
 
@@ -62,32 +88,32 @@ class OrderStore:
             for product in products
         ]
         if writes:
-            await self.products.bulk_write(writes, ordered=False)
+            await self._write.products.bulk_write(writes, ordered=False)
 
     async def all_products(self) -> list[Document]:
-        return await self.products.find({}).sort("name", ASCENDING).to_list()
+        return await self._read.products.find({}).sort("name", ASCENDING).to_list()
 
     async def products_by_sku(self, skus: Sequence[str]) -> list[Document]:
-        cursor = self.products.find({"_id": {"$in": list(skus)}}, batch_size=max(len(skus), 1))
+        cursor = self._read.products.find({"_id": {"$in": list(skus)}}, batch_size=_whole_batch(len(skus)))
         return await cursor.to_list()
 
     # -- orders: reads ----------------------------------------------------------
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[Document]:
-        cursor = self.orders.find(
-            {"_id": {"$in": list(order_ids)}}, ORDER_FIELDS, batch_size=max(len(order_ids), 1)
+        cursor = self._read.orders.find(
+            {"_id": {"$in": list(order_ids)}}, ORDER_FIELDS, batch_size=_whole_batch(len(order_ids))
         )
         return await cursor.to_list()
 
     async def order_state(self, order_id: str) -> Document | None:
         """Only what an event handler decides on: status and applied event ids."""
-        return await self.orders.find_one({"_id": order_id}, {"status": 1, "appliedEvents": 1})
+        return await self._read.orders.find_one({"_id": order_id}, {"status": 1, "appliedEvents": 1})
 
     async def customer_orders(self, customer_id: str, limit: int, after: Cursor | None) -> list[Document]:
         """One customer's orders, newest first, strictly after the cursor."""
         query: Document = {"customerId": customer_id, **(after.mongo_filter() if after else {})}
         cursor = (
-            self.orders.find(query, ORDER_FIELDS, batch_size=limit)
+            self._read.orders.find(query, ORDER_FIELDS)
             .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
             .limit(limit)
         )
@@ -104,7 +130,7 @@ class OrderStore:
             "customerId": {"$in": list(customer_ids)},
             **(after.mongo_filter() if after else {}),
         }
-        cursor = self.orders.find(query, {"customerId": 1}, batch_size=10_000).sort(
+        cursor = self._read.orders.find(query, {"customerId": 1}, batch_size=KEYS_BATCH).sort(
             [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
         )
         return await cursor.to_list()
@@ -112,7 +138,7 @@ class OrderStore:
     # -- orders: writes ---------------------------------------------------------
 
     async def next_order_sequence(self) -> int:
-        counter = await self.counters.find_one_and_update(
+        counter = await self._write.counters.find_one_and_update(
             {"_id": ORDER_NUMBER_COUNTER},
             {"$inc": {"value": 1}},
             upsert=True,
@@ -123,7 +149,7 @@ class OrderStore:
 
     async def insert_order(self, order: Document, event: Event) -> None:
         """Stores a new order with its `order.placed` event in its outbox."""
-        await self.orders.insert_one({**order, "outbox": [event.to_doc()]})
+        await self._write.orders.insert_one({**order, "outbox": [event.to_doc()]})
 
     async def cancel_order(
         self,
@@ -134,13 +160,12 @@ class OrderStore:
         now: datetime,
     ) -> Document | None:
         """Cancels the order if its status still allows it; None if it no longer does."""
-        return await self.orders.find_one_and_update(
+        return await self._write.orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": [status.value for status in cancellable]}},
             {
                 "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now},
                 "$push": {"history": history_entry, **outbox_push(event)},
             },
-            projection=ORDER_FIELDS,
             return_document=ReturnDocument.AFTER,
         )
 
@@ -158,7 +183,7 @@ class OrderStore:
         False when the order is no longer in `expected` status or the event was
         already applied: the caller reads the order again and decides anew.
         """
-        result = await self.orders.update_one(
+        result = await self._write.orders.update_one(
             {"_id": order_id, "status": expected.value, "appliedEvents": {"$ne": event_id}},
             {
                 "$set": {"status": new_status.value, "updatedAt": now},
