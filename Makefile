@@ -12,7 +12,7 @@ STACK := uv run --frozen python scripts/stack.py
         lint typecheck test test-units test-root test-e2e
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 
 # ---- setup -------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import xmlrpc.client
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from supervisor.xmlrpc import SupervisorTransport
@@ -187,11 +188,16 @@ class Stack:
         transport = SupervisorTransport(None, None, serverurl=f"unix://{self._socket}")
         return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
 
+    def _process_info(self, program: str) -> dict[str, Any]:
+        info: dict[str, Any] = self._rpc().supervisor.getProcessInfo(program)  # type: ignore[assignment]
+        return info
+
     def supervisord_running(self) -> bool:
         if not self._socket.exists():
             return False
         try:
-            return self._rpc().supervisor.getState()["statename"] == "RUNNING"  # type: ignore[index]
+            state: dict[str, Any] = self._rpc().supervisor.getState()  # type: ignore[assignment]
+            return bool(state["statename"] == "RUNNING")
         except (OSError, xmlrpc.client.Error):
             return False
 
@@ -250,21 +256,31 @@ class Stack:
     # ---- programs ---------------------------------------------------------
 
     def state(self, program: str) -> str:
-        info = self._rpc().supervisor.getProcessInfo(program)
-        return str(info["statename"])  # type: ignore[index]
+        return str(self._process_info(program)["statename"])
 
     def pid(self, program: str) -> int:
-        info = self._rpc().supervisor.getProcessInfo(program)
-        return int(info["pid"])  # type: ignore[index]
+        return int(self._process_info(program)["pid"])
 
     def start(self, *programs: str) -> None:
         """Starts the programs (those already running are left alone) and waits until each is healthy."""
         for program in programs:
             if self.state(program) != "RUNNING":
+                self._check_ports_free(program)
                 self.log(f"==> starting {program}")
                 self._rpc().supervisor.startProcess(program, False)
         for program in programs:
             self.wait_healthy(program)
+
+    def _check_ports_free(self, program: str) -> None:
+        names = [program, f"{program}_health"] if program in ROUTERS else [program]
+        for name in names:
+            port = self.config.ports[name]
+            if _port_open(port):
+                variable = f"{name.upper()}_PORT"
+                raise StackError(
+                    f"port {port}, which {program} needs, is taken by another process "
+                    f"(another stack, or a system service): stop it, or set {variable}."
+                )
 
     def stop(self, *programs: str) -> None:
         for program in programs:
@@ -346,7 +362,8 @@ class Stack:
         if not self.supervisord_running():
             yield "stack is down (make up)"
             return
-        for info in self._rpc().supervisor.getAllProcessInfo():  # type: ignore[union-attr]
+        infos: list[dict[str, Any]] = self._rpc().supervisor.getAllProcessInfo()  # type: ignore[assignment]
+        for info in infos:
             yield f"{info['name']:<10} {info['statename']:<9} {info['description']}"
 
     def urls(self) -> list[str]:
