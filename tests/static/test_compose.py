@@ -357,10 +357,11 @@ def test_subgraphs_are_configured_only_with_documented_variables(
 # --- secrets ------------------------------------------------------------------------------------------
 
 
-def test_admin_password_comes_from_the_environment(gocheck_bin: Path) -> None:
-    project = load_project(gocheck_bin, [COMPOSE_FILE], {"ADMIN_PASSWORD": "from-the-shell"})
-    users = project["services"]["users"]
+def test_account_passwords_come_from_the_environment(gocheck_bin: Path) -> None:
+    env = {"ADMIN_PASSWORD": "from-the-shell", "DEMO_CUSTOMER_PASSWORD": "also-from-the-shell"}
+    users = load_project(gocheck_bin, [COMPOSE_FILE], env)["services"]["users"]
     assert users["environment"]["ADMIN_PASSWORD"] == "from-the-shell"
+    assert users["environment"]["DEMO_CUSTOMER_PASSWORD"] == "also-from-the-shell"
 
 
 def test_signing_key_lives_in_a_volume_not_in_the_image(services: dict[str, dict[str, Any]]) -> None:
@@ -374,14 +375,16 @@ def test_production_override_requires_secrets_from_outside(gocheck_bin: Path) ->
     files = [COMPOSE_FILE, PRODUCTION_OVERRIDE]
     missing = run_composecheck(gocheck_bin, files)
     assert missing.returncode != 0
-    assert "ADMIN_PASSWORD" in missing.stderr
-    assert "JWT_PRIVATE_KEY_PATH" in missing.stderr
+    for variable in ("ADMIN_PASSWORD", "DEMO_CUSTOMER_PASSWORD", "JWT_PRIVATE_KEY_PATH"):
+        assert variable in missing.stderr
 
     key = "/etc/shopgraph/jwt-ed25519.pem"
-    project = load_project(gocheck_bin, files, {"ADMIN_PASSWORD": "s3cret", "JWT_PRIVATE_KEY_PATH": key})
+    env = {"ADMIN_PASSWORD": "s3cret", "DEMO_CUSTOMER_PASSWORD": "s3cret-too", "JWT_PRIVATE_KEY_PATH": key}
+    project = load_project(gocheck_bin, files, env)
     services = project["services"]
     users = services["users"]
     assert users["environment"]["ADMIN_PASSWORD"] == "s3cret"
+    assert users["environment"]["DEMO_CUSTOMER_PASSWORD"] == "s3cret-too"
     [secret] = users["secrets"]
     assert project["secrets"][secret["source"]]["file"] == key
     assert users["environment"]["JWT_PRIVATE_KEY_FILE"] == secret["target"]
