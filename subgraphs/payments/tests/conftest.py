@@ -20,7 +20,7 @@ from payments.processor import CardProcessor
 from shopkit import redis_client
 from shopkit.auth import Role, TokenVerifier
 from shopkit.events.envelope import Event, stream_for
-from shopkit.events.streams import publish
+from shopkit.events.streams import publish, read_events
 from shopkit.tokens import TokenSigner
 
 pytest_plugins = ["shopkit.testing"]
@@ -87,15 +87,28 @@ class Shop:
         body: dict[str, Any] = response.json()
         return body
 
-    async def place_order(
-        self, customer_id: str, amount: int = 2500, currency: str = "EUR", *, wait: bool = True
-    ) -> str:
+    async def place_order(self, customer_id: str, amount: int = 2500, currency: str = "EUR") -> str:
         """Publishes order.placed as the orders service would; waits until payments projected it."""
         order_id = uuid.uuid4().hex
-        await publish(self.redis, ORDERS_STREAM, order_placed(order_id, customer_id, amount, currency))
-        if wait:
-            await self.eventually(lambda: self.db.orders.find_one({"_id": order_id}))
+        await self.place_order_with_id(order_id, customer_id, amount, currency)
+        await self.eventually(lambda: self.db.orders.find_one({"_id": order_id}))
         return order_id
+
+    async def place_orders(self, customer_id: str, count: int, amount: int = 2500) -> list[str]:
+        order_ids = [uuid.uuid4().hex for _ in range(count)]
+        for order_id in order_ids:
+            await self.place_order_with_id(order_id, customer_id, amount)
+
+        async def all_projected() -> bool:
+            return await self.db.orders.count_documents({"_id": {"$in": order_ids}}) == count
+
+        await self.eventually(all_projected)
+        return order_ids
+
+    async def place_order_with_id(
+        self, order_id: str, customer_id: str, amount: int = 2500, currency: str = "EUR"
+    ) -> None:
+        await publish(self.redis, ORDERS_STREAM, order_placed(order_id, customer_id, amount, currency))
 
     async def cancel_order(self, order_id: str, customer_id: str, event_id: str | None = None) -> Event:
         event = Event(
@@ -138,8 +151,7 @@ class Shop:
         return group is not None and group["pending"] == 0 and group["lag"] == 0
 
     async def published(self, event_type: str | None = None) -> list[Event]:
-        entries = await self.redis.xrange(PAYMENTS_STREAM)
-        events = [Event.from_json(fields["event"]) for _, fields in entries]
+        events = await read_events(self.redis, PAYMENTS_STREAM)
         return [e for e in events if event_type is None or e.type == event_type]
 
     async def outbox_drained(self) -> bool:

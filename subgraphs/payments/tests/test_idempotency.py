@@ -4,6 +4,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from conftest import DECLINED_CARD, GOOD_CARD, Shop
+
 from payments.config import Settings
 from payments.operations import Payments
 from payments.processor import CardProcessor

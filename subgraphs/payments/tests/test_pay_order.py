@@ -4,8 +4,8 @@ import json
 from typing import Any
 
 import pytest
-
 from conftest import DECLINED_CARD, GOOD_CARD, NO_FUNDS_CARD, PAY, Shop
+
 from shopkit.auth import Role
 
 
@@ -164,7 +164,8 @@ async def test_a_cancelled_order_cannot_be_paid(shop: Shop) -> None:
 
 
 async def test_the_card_number_and_cvc_are_never_stored_or_published(shop: Shop) -> None:
-    card = {"number": "5555555555554444", "expMonth": 7, "expYear": 2091, "cvc": "7319"}
+    number, cvc = "5555555555554444", "7319"
+    card = {"number": number, "expMonth": 7, "expYear": 2091, "cvc": cvc}
     order_id = await shop.place_order("alice")
     await shop.pay(order_id, as_user="alice", card=card, key="declined-first")
     declined_order = await shop.place_order("alice")
@@ -176,11 +177,12 @@ async def test_the_card_number_and_cvc_are_never_stored_or_published(shop: Shop)
         stored.extend([json.dumps(doc, default=str) async for doc in shop.db[name].find()])
     published = [event.to_json() for event in await shop.published()]
 
-    assert stored and published
+    assert stored
+    assert published
     for text in stored + published:
-        assert card["number"] not in text
-        assert DECLINED_CARD["number"] not in text
-        assert card["cvc"] not in text
+        assert number not in text
+        assert str(DECLINED_CARD["number"]) not in text
+        assert cvc not in text
         assert '"number"' not in text.replace('"number": "SG-', "")
         assert "cvc" not in text
     payment = await shop.db.payments.find_one({"orderId": order_id})

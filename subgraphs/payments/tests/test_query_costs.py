@@ -1,0 +1,59 @@
+"""No N+1: resolving many entities costs a constant number of MongoDB commands."""
+
+import dataclasses
+from typing import Any
+
+import pytest
+from conftest import Shop
+from test_entities import ORDER_FIELDS, USER_PAYMENTS, order_rep
+
+from payments.config import Settings
+from shopkit.auth import Role
+from shopkit.mongo import mongo_commands_sent
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    # The relay then runs only when woken by a write: no polling during the counts.
+    return dataclasses.replace(settings, outbox_poll_seconds=3600)
+
+
+async def commands_for(shop: Shop, query: str, variables: dict[str, Any], **who: Any) -> float:
+    before = mongo_commands_sent()
+    body = await shop.gql(query, variables, **who)
+    assert "errors" not in body, body["errors"][:1]
+    return mongo_commands_sent() - before
+
+
+async def test_order_entities_cost_a_constant_number_of_queries(shop: Shop) -> None:
+    orders = await shop.place_orders("alice", 100, amount=100)
+    for order_id in orders[::2]:
+        await shop.pay(order_id, as_user="alice")
+    await shop.eventually(shop.outbox_drained)
+
+    one = await commands_for(shop, ORDER_FIELDS, {"reps": [order_rep(orders[0], 100)]}, as_user="alice")
+    ten = await commands_for(
+        shop, ORDER_FIELDS, {"reps": [order_rep(o, 100) for o in orders[:10]]}, as_user="alice"
+    )
+    hundred = await commands_for(
+        shop, ORDER_FIELDS, {"reps": [order_rep(o, 100) for o in orders]}, as_user="root", role=Role.ADMIN
+    )
+
+    # One query for the order projections, one for all their payments.
+    assert one == ten == hundred == 2
+
+
+async def test_user_entities_cost_a_constant_number_of_queries(shop: Shop) -> None:
+    for customer in ("alice", "bob", "carol"):
+        for order_id in await shop.place_orders(customer, 3):
+            await shop.pay(order_id, as_user=customer)
+    await shop.eventually(shop.outbox_drained)
+    users = [{"__typename": "User", "id": f"user-{n}"} for n in range(97)]
+    users += [{"__typename": "User", "id": name} for name in ("alice", "bob", "carol")]
+
+    hundred = await commands_for(
+        shop, USER_PAYMENTS, {"reps": users, "first": 2}, as_user="root", role=Role.ADMIN
+    )
+    one = await commands_for(shop, USER_PAYMENTS, {"reps": users[-1:], "first": 2}, as_user="carol")
+
+    assert one == hundred == 1
