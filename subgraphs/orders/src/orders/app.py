@@ -38,7 +38,12 @@ def create_app(
     )
     store = OrderStore(reads=database, writes=writer_database)
     events_redis = redis_client.connect(settings.events_redis_url)
-    relay = OutboxRelay([store.orders_for_writing], events_redis, stream_for(SERVICE))
+    relay = OutboxRelay(
+        [store.orders_for_writing],
+        events_redis,
+        stream_for(SERVICE),
+        idle_interval=settings.outbox_poll_seconds,
+    )
     consumer = StreamConsumer(
         events_redis,
         group=SERVICE,

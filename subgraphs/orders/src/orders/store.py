@@ -45,6 +45,17 @@ def _whole_batch(expected: int) -> int:
     return expected + 1
 
 
+def _by_ids(ids: Sequence[str]) -> Document:
+    """The filter for documents by `_id`.
+
+    FerretDB 1.24 answers `_id` equality from its primary key but scans the
+    whole collection for `$in`, so a batch of one asks by equality.
+    """
+    if len(ids) == 1:
+        return {"_id": ids[0]}
+    return {"_id": {"$in": list(ids)}}
+
+
 def utc_now() -> datetime:
     """Now, at the millisecond precision MongoDB stores, so cursors compare equal."""
     now = datetime.now(UTC)
@@ -94,14 +105,14 @@ class OrderStore:
         return await self._read.products.find({}).sort("name", ASCENDING).to_list()
 
     async def products_by_sku(self, skus: Sequence[str]) -> list[Document]:
-        cursor = self._read.products.find({"_id": {"$in": list(skus)}}, batch_size=_whole_batch(len(skus)))
+        cursor = self._read.products.find(_by_ids(skus), batch_size=_whole_batch(len(skus)))
         return await cursor.to_list()
 
     # -- orders: reads ----------------------------------------------------------
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[Document]:
         cursor = self._read.orders.find(
-            {"_id": {"$in": list(order_ids)}}, ORDER_FIELDS, batch_size=_whole_batch(len(order_ids))
+            _by_ids(order_ids), ORDER_FIELDS, batch_size=_whole_batch(len(order_ids))
         )
         return await cursor.to_list()
 
