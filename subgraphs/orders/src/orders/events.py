@@ -5,7 +5,8 @@ outbox by the store and relayed to `shopgraph.events.orders`.
 
 Consumer side: payments and delivery events move orders through their
 lifecycle (see `orders.lifecycle`). Each applied event id is recorded on the
-order in the same update as its effect, so a redelivered event changes nothing.
+order in the same update as its effect (a status change adds a `history`
+entry), so a redelivered event changes nothing.
 """
 
 import logging
@@ -103,7 +104,12 @@ class OrderEventHandler:
                 )
                 raise
             now = utc_now()
-            entry = {"status": new_status.value, "at": now, "event": event.type, "eventId": event.id}
+            # History lists status changes; an event that changes nothing is only recorded as applied.
+            entry = (
+                None
+                if new_status is current
+                else {"status": new_status.value, "at": now, "event": event.type, "eventId": event.id}
+            )
             if await self._store.apply_event(order_id, event.id, current, new_status, entry, now):
                 return
         raise ConcurrentUpdates(f"order {order_id} kept changing while applying {event.type} {event.id}")

@@ -91,7 +91,9 @@ class Order:
     shipping_address: Address
     created_at: datetime
     updated_at: datetime
-    history: list[OrderHistoryEntry] = strawberry.field(description="Every step of the order, oldest first.")
+    history: list[OrderHistoryEntry] = strawberry.field(
+        description="Every status the order reached, oldest first, with the event that moved it there."
+    )
     customer_id: strawberry.Private[str]
 
     @strawberry.field

@@ -186,19 +186,19 @@ class OrderStore:
         event_id: str,
         expected: OrderStatus,
         new_status: OrderStatus,
-        history_entry: Document,
+        history_entry: Document | None,
         now: datetime,
     ) -> bool:
-        """Records a consumed event (and its status change) exactly once.
+        """Records a consumed event (and its status change, if any) exactly once.
 
         False when the order is no longer in `expected` status or the event was
         already applied: the caller reads the order again and decides anew.
         """
+        push: Document = {"appliedEvents": event_id}
+        if history_entry is not None:
+            push["history"] = history_entry
         result = await self._write.orders.update_one(
             {"_id": order_id, "status": expected.value, "appliedEvents": {"$ne": event_id}},
-            {
-                "$set": {"status": new_status.value, "updatedAt": now},
-                "$push": {"appliedEvents": event_id, "history": history_entry},
-            },
+            {"$set": {"status": new_status.value, "updatedAt": now}, "$push": push},
         )
         return result.modified_count == 1
