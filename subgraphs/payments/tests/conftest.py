@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import pytest
@@ -181,10 +182,21 @@ def order_placed(order_id: str, customer_id: str, amount: int, currency: str) ->
     )
 
 
+def pooled(uri: str) -> str:
+    """The URI without the test harness's one-connection limit.
+
+    The app must keep its writes atomic on FerretDB by itself (one writer
+    connection), so the concurrency tests run it with pooled connections.
+    """
+    parts = urlsplit(uri)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k.lower() != "maxpoolsize"]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 @pytest.fixture
 def settings(mongodb_uri: str, database_name: str, redis_url: str) -> Settings:
     return Settings(
-        mongodb_uri=mongodb_uri,
+        mongodb_uri=pooled(mongodb_uri),
         mongodb_database=database_name,
         events_redis_url=redis_url,
         order_wait_seconds=0.3,

@@ -100,7 +100,7 @@ async def test_keys_older_than_the_retention_are_purged(shop: Shop, settings: Se
     await shop.db.idempotency_keys.insert_many(
         [{"_id": f"alice:{name}", "paymentId": name, "createdAt": now - age} for name, age in ages.items()]
     )
-    payments = Payments(PaymentStore(shop.db), CardProcessor(), settings)
+    payments = Payments(PaymentStore(reads=shop.db, writes=shop.db), CardProcessor(), settings)
 
     purged = await payments.purge_idempotency_keys()
 

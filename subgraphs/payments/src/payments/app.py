@@ -40,9 +40,10 @@ def create_app(
     """The app; tests pass settings, a verifier holding their keys, and a processor to inspect."""
     settings = settings or Settings.from_env()
     verifier = verifier or TokenVerifier(settings.jwks_url)
-    mongo_client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
+    read_client, reads = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
+    write_client, writes = mongo.connect(settings.mongodb_uri, settings.mongodb_database, max_pool_size=1)
     events_redis = redis_client.connect(settings.events_redis_url)
-    store = PaymentStore(database)
+    store = PaymentStore(reads=reads, writes=writes)
     relay = OutboxRelay(
         [store.payments], events_redis, stream_for(SERVICE), idle_interval=settings.outbox_poll_seconds
     )
@@ -72,7 +73,8 @@ def create_app(
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await events_redis.aclose()
-            await mongo_client.close()
+            await read_client.close()
+            await write_client.close()
 
     async def context(request: Request) -> Context:
         return await build_context(request, verifier, store, payments)
@@ -82,7 +84,7 @@ def create_app(
         context_factory=context,
         lifespan=lifespan,
         # Ready means the store answers; events wait in the outbox while Redis is away.
-        readiness={"mongodb": lambda: mongo.is_ready(database)},
+        readiness={"mongodb": lambda: mongo.is_ready(reads)},
     )
 
 

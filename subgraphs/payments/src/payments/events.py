@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from payments.config import SERVICE
-from payments.store import ORDER_OPEN, Document, PaymentStore
+from payments.store import ORDER_OPEN, PaymentStore
 from shopkit.events.envelope import Event, stream_for
+from shopkit.mongo import Document
 
 if TYPE_CHECKING:
     from payments.operations import Payments

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from payments.store import Document, PaymentStore
+from payments.store import PaymentStore
+from shopkit.mongo import Document
 from shopkit.pagination import Cursor
 
 

@@ -36,12 +36,12 @@ from payments.store import (
     PENDING,
     REFUNDABLE,
     REFUNDED,
-    Document,
     PaymentStore,
 )
 from shopkit.auth import Principal
 from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound
 from shopkit.events.envelope import Event
+from shopkit.mongo import Document
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,11 @@ from payments import processor
 from payments.context import Context
 from payments.loaders import PageKey
 from payments.operations import PayRequest, check_idempotency_key, check_refund_amount
-from payments.store import CAPTURED, PARTIALLY_REFUNDED, REFUNDED, Document
+from payments.store import CAPTURED, PARTIALLY_REFUNDED, REFUNDED
 from shopkit.auth import require_admin, require_owner, require_principal
 from shopkit.errors import NotFound
 from shopkit.http import schema_extensions
+from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
 from shopkit.types import Money, PageInfo, utc
 

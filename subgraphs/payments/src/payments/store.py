@@ -10,23 +10,22 @@ Collections:
   payment it created.
 
 Every multi-step consistency rule rests on single-document conditional
-updates (FerretDB has no multi-document transactions).
+updates (FerretDB has no multi-document transactions). FerretDB 1.24 makes
+those atomic only among commands of one connection, so every write goes
+through `writes`, a one-connection client (shopkit.mongo.connect(max_pool_size=1));
+reads use the pooled `reads`.
 """
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import outbox_push
+from shopkit.mongo import Collection, Database, Document
 from shopkit.pagination import Cursor
-
-Document = dict[str, Any]
 
 ORDER_OPEN = "OPEN"
 ORDER_CANCELLED = "CANCELLED"
@@ -43,11 +42,14 @@ NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 
 
 class PaymentStore:
-    def __init__(self, database: AsyncDatabase[Document]) -> None:
-        self.database = database
-        self.payments: AsyncCollection[Document] = database["payments"]
-        self.orders: AsyncCollection[Document] = database["orders"]
-        self.idempotency_keys: AsyncCollection[Document] = database["idempotency_keys"]
+    def __init__(self, reads: Database, writes: Database) -> None:
+        # Written through the one writer connection (the outbox relay too).
+        self.payments: Collection = writes["payments"]
+        self.orders: Collection = writes["orders"]
+        self.idempotency_keys: Collection = writes["idempotency_keys"]
+        self._read_payments: Collection = reads["payments"]
+        self._read_orders: Collection = reads["orders"]
+        self._read_keys: Collection = reads["idempotency_keys"]
 
     async def create_indexes(self) -> None:
         await self.payments.create_index([("orderId", ASCENDING)], name="payments_by_order")
@@ -79,11 +81,11 @@ class PaymentStore:
         )
         if updated is not None:
             return updated
-        existing: Document | None = await self.orders.find_one({"_id": order_id})
+        existing: Document | None = await self._read_orders.find_one({"_id": order_id})
         return existing
 
     async def orders_by_ids(self, order_ids: Iterable[str]) -> dict[str, Document]:
-        cursor = self.orders.find({"_id": {"$in": list(order_ids)}}).batch_size(BATCH_SIZE)
+        cursor = self._read_orders.find({"_id": {"$in": list(order_ids)}}).batch_size(BATCH_SIZE)
         return {doc["_id"]: doc async for doc in cursor}
 
     async def claim_order(self, order_id: str, payment_id: str, at: datetime) -> bool:
@@ -102,7 +104,7 @@ class PaymentStore:
         )
 
     async def claims_older_than(self, moment: datetime) -> list[Document]:
-        cursor = self.orders.find({"capturingPaymentId": {"$ne": None}, "claimedAt": {"$lt": moment}})
+        cursor = self._read_orders.find({"capturingPaymentId": {"$ne": None}, "claimedAt": {"$lt": moment}})
         return [doc async for doc in cursor]
 
     # --- idempotency keys ---------------------------------------------------
@@ -112,13 +114,13 @@ class PaymentStore:
         try:
             await self.idempotency_keys.insert_one(record)
         except DuplicateKeyError:
-            existing: Document | None = await self.idempotency_keys.find_one({"_id": record["_id"]})
+            existing: Document | None = await self._read_keys.find_one({"_id": record["_id"]})
             # Gone again means the first request was refused and released the key.
             return existing if existing is not None else await self.reserve_idempotency_key(record)
         return None
 
     async def find_idempotency_key(self, key_id: str) -> Document | None:
-        record: Document | None = await self.idempotency_keys.find_one({"_id": key_id})
+        record: Document | None = await self._read_keys.find_one({"_id": key_id})
         return record
 
     async def release_idempotency_key(self, key_id: str, payment_id: str) -> None:
@@ -182,17 +184,17 @@ class PaymentStore:
         return updated
 
     async def find_payment(self, payment_id: str) -> Document | None:
-        payment: Document | None = await self.payments.find_one({"_id": payment_id})
+        payment: Document | None = await self._read_payments.find_one({"_id": payment_id})
         return payment
 
     async def payments_by_ids(self, payment_ids: Iterable[str]) -> dict[str, Document]:
-        cursor = self.payments.find({"_id": {"$in": list(payment_ids)}}).batch_size(BATCH_SIZE)
+        cursor = self._read_payments.find({"_id": {"$in": list(payment_ids)}}).batch_size(BATCH_SIZE)
         return {doc["_id"]: doc async for doc in cursor}
 
     async def payments_by_order_ids(self, order_ids: Iterable[str]) -> dict[str, list[Document]]:
         by_order: dict[str, list[Document]] = {}
         cursor = (
-            self.payments.find({"orderId": {"$in": list(order_ids)}})
+            self._read_payments.find({"orderId": {"$in": list(order_ids)}})
             .sort([("createdAt", ASCENDING), ("_id", ASCENDING)])
             .batch_size(BATCH_SIZE)
         )
@@ -212,7 +214,7 @@ class PaymentStore:
         query: Document = {"payerId": payer_ids[0] if len(payer_ids) == 1 else {"$in": payer_ids}}
         if after is not None:
             query.update(after.mongo_filter())
-        cursor = self.payments.find(query).sort(NEWEST_FIRST).batch_size(BATCH_SIZE)
+        cursor = self._read_payments.find(query).sort(NEWEST_FIRST).batch_size(BATCH_SIZE)
         if len(payer_ids) == 1:
             cursor = cursor.limit(limit)
         pages: dict[str, list[Document]] = {payer_id: [] for payer_id in payer_ids}
@@ -229,5 +231,5 @@ class PaymentStore:
         return pages
 
     async def pending_payments_older_than(self, moment: datetime) -> list[Document]:
-        cursor = self.payments.find({"status": PENDING, "createdAt": {"$lt": moment}})
+        cursor = self._read_payments.find({"status": PENDING, "createdAt": {"$lt": moment}})
         return [doc async for doc in cursor]
