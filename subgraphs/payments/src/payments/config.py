@@ -26,7 +26,7 @@ class Settings:
     stale_payment_seconds: float = 60.0
     maintenance_interval_seconds: float = 30.0
     # The outbox relay is woken on every write; this poll only catches stragglers.
-    outbox_poll_seconds: float = 0.2
+    outbox_poll_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         if self.idempotency_retention_days < 1:
