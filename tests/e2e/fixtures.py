@@ -12,29 +12,23 @@ from typing import Any
 
 import httpx
 import pytest
+from e2e.shop import Account, Graph, Shop, sign_in
 from pymongo import MongoClient
 from pymongo.database import Database
 from redis import Redis
 
-from e2e.shop import Account, Graph, Shop
+from stack import Stack
 
 SUBGRAPHS = ("users", "orders", "payments", "delivery")
 
 
 @pytest.fixture(scope="session")
-def shop(router_url: str, stack_control: Any) -> Iterator[Shop]:
+def shop(router_url: str, stack_control: Stack) -> Iterator[Shop]:
     config = stack_control.config
     with httpx.Client(timeout=60.0) as client:
         graph = Graph(router_url, client)
-        login = graph.run("Login", {"email": config.admin_email, "password": config.admin_password}).ok()["login"]
-        admin = Account(
-            id=login["user"]["id"],
-            email=config.admin_email,
-            password=config.admin_password,
-            token=login["token"],
-            role=login["user"]["role"],
-        )
-        assert admin.role == "ADMIN", login
+        admin = sign_in(graph, config.admin_email, config.admin_password)
+        assert admin.role == "ADMIN", admin
         yield Shop(graph=graph, admin=admin)
 
 
@@ -51,7 +45,7 @@ def customer(shop: Shop) -> Account:
 
 
 @pytest.fixture(scope="session")
-def subgraph_urls(stack_control: Any) -> dict[str, str]:
+def subgraph_urls(stack_control: Stack) -> dict[str, str]:
     return {name: stack_control.config.url(name) for name in SUBGRAPHS}
 
 
@@ -61,13 +55,13 @@ def metrics_urls(subgraph_urls: Mapping[str, str]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def router_health_url(stack_control: Any, router_name: str) -> str:
+def router_health_url(stack_control: Stack, router_name: str) -> str:
     url: str = stack_control.config.health_url(router_name)
     return url
 
 
 @pytest.fixture(scope="session")
-def mongo_client(stack_control: Any) -> Iterator[MongoClient[dict[str, Any]]]:
+def mongo_client(stack_control: Stack) -> Iterator[MongoClient[dict[str, Any]]]:
     client: MongoClient[dict[str, Any]] = MongoClient(
         f"mongodb://127.0.0.1:{stack_control.config.ports['ferretdb']}/", tz_aware=True
     )
@@ -85,12 +79,12 @@ def orders_db(mongo_client: MongoClient[dict[str, Any]]) -> Database[dict[str, A
     return mongo_client["orders"]
 
 
-def _redis(stack_control: Any, db: int) -> Redis:
+def _redis(stack_control: Stack, db: int) -> Redis:
     return Redis(port=stack_control.config.ports["redis"], db=db, decode_responses=True, socket_timeout=10)
 
 
 @pytest.fixture(scope="session")
-def events_redis(stack_control: Any) -> Iterator[Redis]:
+def events_redis(stack_control: Stack) -> Iterator[Redis]:
     """The Redis holding the event streams (database 0 of the test stack's redis-server)."""
     client = _redis(stack_control, 0)
     yield client
@@ -98,7 +92,7 @@ def events_redis(stack_control: Any) -> Iterator[Redis]:
 
 
 @pytest.fixture(scope="session")
-def delivery_store(stack_control: Any) -> Iterator[Redis]:
+def delivery_store(stack_control: Stack) -> Iterator[Redis]:
     """The delivery service's store (database 1 of the test stack's redis-server)."""
     client = _redis(stack_control, 1)
     yield client

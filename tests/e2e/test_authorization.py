@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-
 from e2e.shop import Account, Graph, Result, Shop
 
 
@@ -87,7 +86,9 @@ def test_another_customer_cannot_read_a_user_and_what_hangs_off_it(
 
 
 def test_an_admin_reads_a_users_orders_payments_and_deliveries(module_shop: Shop, owned: Owned) -> None:
-    user = module_shop.graph.run("UserOrders", {"id": owned.owner.id}, token=module_shop.admin.token).ok()["user"]
+    user = module_shop.graph.run("UserOrders", {"id": owned.owner.id}, token=module_shop.admin.token).ok()[
+        "user"
+    ]
 
     assert user["email"] == owned.owner.email
     assert [node["id"] for node in user["orders"]["nodes"]] == [owned.order_id]
@@ -103,7 +104,9 @@ def test_my_orders_show_only_mine(module_shop: Shop, owned: Owned, intruder: Acc
 
 
 def test_another_customer_cannot_cancel_or_pay(module_shop: Shop, owned: Owned, intruder: Account) -> None:
-    module_shop.graph.run("CancelOrder", {"id": owned.order_id}, token=intruder.token).failed_with("FORBIDDEN")
+    module_shop.graph.run("CancelOrder", {"id": owned.order_id}, token=intruder.token).failed_with(
+        "FORBIDDEN"
+    )
     module_shop.pay(intruder, owned.order_id).failed_with("FORBIDDEN")
 
     order = module_shop.order(owned.owner.token, owned.order_id).ok()["order"]
@@ -134,7 +137,12 @@ SUBGRAPH_ENTITIES: dict[str, tuple[str, str]] = {
 
 
 def representation(typename: str, owned: Owned) -> dict[str, Any]:
-    ids = {"User": owned.owner.id, "Order": owned.order_id, "Payment": owned.payment_id, "Delivery": owned.delivery_id}
+    ids = {
+        "User": owned.owner.id,
+        "Order": owned.order_id,
+        "Payment": owned.payment_id,
+        "Delivery": owned.delivery_id,
+    }
     return {"__typename": typename, "id": ids[typename]}
 
 
@@ -145,7 +153,11 @@ CONTRIBUTED = {
         {"__typename": "Order", "total": {"amount": 1, "currency": "USD"}},
         "... on Order { payments { id } amountPaid { amount } balanceDue { amount } }",
     ),
-    "payments: User.payments": ("payments", {"__typename": "User"}, "... on User { payments { nodes { id } } }"),
+    "payments: User.payments": (
+        "payments",
+        {"__typename": "User"},
+        "... on User { payments { nodes { id } } }",
+    ),
     "delivery: Order.delivery": ("delivery", {"__typename": "Order"}, "... on Order { delivery { id } }"),
     "delivery: User.deliveries": ("delivery", {"__typename": "User"}, "... on User { deliveries { id } }"),
 }

@@ -3,9 +3,8 @@
 from typing import Any
 
 import pytest
-from pymongo.database import Database
-
 from e2e.shop import DEFAULT_ADDRESS, Account, Shop, card, new_key
+from pymongo.database import Database
 
 GOOD_LINE = {"sku": "MUG-CER-350", "quantity": 1}
 
@@ -15,7 +14,10 @@ def address(**changes: Any) -> dict[str, Any]:
 
 
 BAD_ORDERS: dict[str, dict[str, Any]] = {
-    "unknown sku": {"items": [GOOD_LINE, {"sku": "NO-SUCH-SKU", "quantity": 1}], "shippingAddress": address()},
+    "unknown sku": {
+        "items": [GOOD_LINE, {"sku": "NO-SUCH-SKU", "quantity": 1}],
+        "shippingAddress": address(),
+    },
     "quantity 0": {"items": [{"sku": "MUG-CER-350", "quantity": 0}], "shippingAddress": address()},
     "quantity 101": {"items": [{"sku": "MUG-CER-350", "quantity": 101}], "shippingAddress": address()},
     "negative quantity": {"items": [{"sku": "MUG-CER-350", "quantity": -1}], "shippingAddress": address()},

@@ -7,9 +7,8 @@ MongoDB (the test stack's FerretDB), not only through the graph.
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from pymongo.database import Database
-
 from e2e.shop import CARD_DECLINED, Account, Graph, Result, Shop, card, new_key
+from pymongo.database import Database
 
 CONCURRENT_DUPLICATES = 20
 
@@ -58,7 +57,11 @@ def test_concurrent_duplicates_charge_once(
     answered = [result for result in results if not result.errors]
     # A duplicate that arrives while the first is being charged may be told to retry (CONFLICT);
     # retried, it must get the same payment.
-    retried = [shop.pay(customer, placed["id"], key=variables["input"]["idempotencyKey"]) for r in results if r.errors]
+    retried = [
+        shop.pay(customer, placed["id"], key=variables["input"]["idempotencyKey"])
+        for r in results
+        if r.errors
+    ]
     for result in results:
         if result.errors:
             assert result.codes == ["CONFLICT"], result.errors

@@ -35,7 +35,12 @@ def test_products_are_public_and_priced_in_minor_units(shop: Shop) -> None:
 def test_login_returns_a_token_for_the_registered_customer(shop: Shop, customer: Account) -> None:
     payload = shop.graph.run("Login", {"email": customer.email, "password": customer.password}).ok()["login"]
 
-    assert payload["user"] == {"id": customer.id, "email": customer.email, "name": "Test Customer", "role": "CUSTOMER"}
+    assert payload["user"] == {
+        "id": customer.id,
+        "email": customer.email,
+        "name": "Test Customer",
+        "role": "CUSTOMER",
+    }
     me = shop.graph.execute("{ me { id } }", token=payload["token"]).ok()["me"]
     assert me == {"id": customer.id}
 
@@ -99,7 +104,9 @@ def test_happy_path_from_placing_to_delivered(shop: Shop, customer: Account) -> 
     delivered = shop.set_delivery_status(delivery["id"], "DELIVERED")
     assert [e["status"] for e in delivered["events"]] == ["SCHEDULED", "IN_TRANSIT", "DELIVERED"]
     assert delivered["events"][1]["note"] == "Left the warehouse"
-    done = shop.wait_for_order(customer.token, placed["id"], lambda o: o["status"] == "DELIVERED", "DELIVERED")
+    done = shop.wait_for_order(
+        customer.token, placed["id"], lambda o: o["status"] == "DELIVERED", "DELIVERED"
+    )
     assert at(done["updatedAt"]) > at(shipped["updatedAt"])
 
     order = details(shop, customer.token, placed["id"])
@@ -119,7 +126,9 @@ def test_delivered_is_final(shop: Shop, customer: Account) -> None:
     )
 
     back.failed_with("CONFLICT")
-    tracked = shop.graph.run("TrackDelivery", {"trackingNumber": delivery["trackingNumber"]}).ok()["trackDelivery"]
+    tracked = shop.graph.run("TrackDelivery", {"trackingNumber": delivery["trackingNumber"]}).ok()[
+        "trackDelivery"
+    ]
     assert tracked["status"] == "DELIVERED"
     assert [e["status"] for e in tracked["events"]] == ["SCHEDULED", "IN_TRANSIT", "DELIVERED"]
 
@@ -200,7 +209,9 @@ def test_cancel_after_payment_refunds_and_cancels_the_delivery(shop: Shop, custo
     order = shop.wait_for_order(
         customer.token,
         placed["id"],
-        lambda o: [p["status"] for p in o["payments"]] == ["REFUNDED"] and o["delivery"]["status"] == "CANCELLED",
+        lambda o: (
+            [p["status"] for p in o["payments"]] == ["REFUNDED"] and o["delivery"]["status"] == "CANCELLED"
+        ),
         "the payment REFUNDED and the delivery CANCELLED",
     )
     assert order["status"] == "CANCELLED"
@@ -228,8 +239,10 @@ def test_cancel_before_payment_then_paying_never_keeps_the_money(shop: Shop, cus
     order = shop.wait_for_order(
         customer.token,
         placed["id"],
-        lambda o: all(p["status"] == "REFUNDED" for p in o["payments"])
-        and (o["delivery"] is None or o["delivery"]["status"] == "CANCELLED"),
+        lambda o: (
+            all(p["status"] == "REFUNDED" for p in o["payments"])
+            and (o["delivery"] is None or o["delivery"]["status"] == "CANCELLED")
+        ),
         "no money kept and no live delivery",
     )
     assert order["status"] == "CANCELLED"
@@ -273,7 +286,9 @@ def test_admin_partial_refund(shop: Shop, customer: Account) -> None:
     )
     too_much.failed_with("BAD_USER_INPUT")
 
-    rest = shop.graph.run("RefundPayment", {"id": payment["id"]}, token=shop.admin.token).ok()["refundPayment"]
+    rest = shop.graph.run("RefundPayment", {"id": payment["id"]}, token=shop.admin.token).ok()[
+        "refundPayment"
+    ]
     assert rest["status"] == "REFUNDED"
     assert rest["refundedAmount"] == payment["amount"]
     order = details(shop, customer.token, placed["id"])

@@ -9,8 +9,9 @@ The stack is always restored, whatever happens.
 
 import httpx
 import pytest
-
 from e2e.shop import Account, Result, Shop, eventually
+
+from stack import Stack
 
 FAILED = "delivery"
 
@@ -22,7 +23,11 @@ def names_subgraph(error: dict[str, object], subgraph: str, subgraph_url: str) -
     assert isinstance(extensions, dict)
     named = {str(extensions.get("service")), str(extensions.get("serviceName"))}
     message = str(error.get("message", ""))
-    return subgraph in named or subgraph in message or subgraph_url.rstrip("/").removesuffix("/graphql") in message
+    return (
+        subgraph in named
+        or subgraph in message
+        or subgraph_url.rstrip("/").removesuffix("/graphql") in message
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,12 +41,12 @@ def paid_order(module_shop: Shop) -> tuple[Account, str]:
 def test_a_stopped_subgraph_fails_only_its_part(
     module_shop: Shop,
     paid_order: tuple[Account, str],
-    stack_control: object,
+    stack_control: Stack,
     router_health_url: str,
     subgraph_urls: dict[str, str],
 ) -> None:
     customer, order_id = paid_order
-    stack_control.stop(FAILED)  # type: ignore[attr-defined]
+    stack_control.stop(FAILED)
     try:
         result = module_shop.graph.run("OrderDetails", {"id": order_id}, token=customer.token)
 
@@ -63,7 +68,7 @@ def test_a_stopped_subgraph_fails_only_its_part(
         assert untouched.ok()["order"]["status"] == "PAID"
         assert module_shop.graph.run("Products").ok()["products"]
     finally:
-        stack_control.start(FAILED)  # type: ignore[attr-defined]
+        stack_control.start(FAILED)
 
     def full_answer() -> Result:
         return module_shop.graph.run("OrderDetails", {"id": order_id}, token=customer.token)

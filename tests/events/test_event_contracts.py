@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e.shop import CARD_DECLINED, Shop
 from jsonschema import Draft202012Validator, FormatChecker
 from redis import Redis
-
-from e2e.shop import CARD_DECLINED, Shop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "events" / "schemas"
@@ -111,16 +110,22 @@ def traced_flows(module_shop: Shop) -> Traced:
 
     declined = shop.place_order(customer)
     shop.pay(customer, declined["id"], CARD_DECLINED, headers=header("decline")).ok()
-    shop.wait_for_order(customer.token, declined["id"], lambda o: o["status"] == "PAYMENT_FAILED", "PAYMENT_FAILED")
+    shop.wait_for_order(
+        customer.token, declined["id"], lambda o: o["status"] == "PAYMENT_FAILED", "PAYMENT_FAILED"
+    )
 
     cancelled = shop.place_order(customer)
     shop.pay_ok(customer, cancelled["id"])
     shop.wait_for_delivery(customer.token, cancelled["id"])
-    shop.graph.run("CancelOrder", {"id": cancelled["id"]}, token=customer.token, headers=header("cancel")).ok()
+    shop.graph.run(
+        "CancelOrder", {"id": cancelled["id"]}, token=customer.token, headers=header("cancel")
+    ).ok()
     shop.wait_for_order(
         customer.token,
         cancelled["id"],
-        lambda o: [p["status"] for p in o["payments"]] == ["REFUNDED"] and o["delivery"]["status"] == "CANCELLED",
+        lambda o: (
+            [p["status"] for p in o["payments"]] == ["REFUNDED"] and o["delivery"]["status"] == "CANCELLED"
+        ),
         "refunded and delivery cancelled",
     )
     return Traced(delivered["id"], declined["id"], cancelled["id"], traces)
@@ -172,8 +177,12 @@ def test_every_event_matches_its_schema(events: list[StreamEvent]) -> None:
             continue
         assert event.stream == STREAM_PREFIX + event.envelope["producer"], where
         datetime.fromisoformat(event.envelope["occurredAt"])
-        validator = Draft202012Validator(schema_for(event.type, event.envelope["version"]), format_checker=FormatChecker())
-        problems += [f"{where} data: {e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(event.data)]
+        validator = Draft202012Validator(
+            schema_for(event.type, event.envelope["version"]), format_checker=FormatChecker()
+        )
+        problems += [
+            f"{where} data: {e.message} at {list(e.absolute_path)}" for e in validator.iter_errors(event.data)
+        ]
     assert events, "no events on the streams"
     assert not problems, "\n".join(problems[:40])
 
@@ -194,14 +203,22 @@ def test_no_event_was_dead_lettered(traced_flows: Traced, events_redis: Redis) -
 
 
 def traces_of(events: list[StreamEvent], event_type: str, order_id: str) -> set[str | None]:
-    return {event.trace_id for event in events if event.type == event_type and event.data.get("orderId") == order_id}
+    return {
+        event.trace_id
+        for event in events
+        if event.type == event_type and event.data.get("orderId") == order_id
+    }
 
 
 TRACE_CASES = {
     # event type, which order, the request whose trace it must carry
     "order.placed carries placeOrder's trace": ("order.placed", "delivered_order", "place"),
     "payment.captured carries payOrder's trace": ("payment.captured", "delivered_order", "pay"),
-    "delivery.scheduled carries it on from payment.captured": ("delivery.scheduled", "delivered_order", "pay"),
+    "delivery.scheduled carries it on from payment.captured": (
+        "delivery.scheduled",
+        "delivered_order",
+        "pay",
+    ),
     "delivery.status_changed carries updateDeliveryStatus's trace": (
         "delivery.status_changed",
         "delivered_order",

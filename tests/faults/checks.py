@@ -13,10 +13,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from e2e.shop import Account, Shop
 from pymongo.database import Database
 from redis import Redis
-
-from e2e.shop import Account, Shop
 
 DELIVERY_KEY = re.compile(r"delivery:[0-9a-f]{32}")
 DELIVERY_STREAM = "shopgraph.events.delivery"
@@ -43,7 +42,7 @@ def place_orders(shop: Shop, count: int, customers: int = 3) -> Burst:
     return Burst(orders)
 
 
-def pay_all(shop: Shop, burst: Burst, workers: int = 5) -> list[dict[str, Any]]:
+def pay_all(shop: Shop, burst: Burst, workers: int = 3) -> list[dict[str, Any]]:
     """Pays every order of the burst with the good card, a few at a time."""
 
     def pay(pair: tuple[Account, str]) -> dict[str, Any]:
@@ -64,7 +63,9 @@ def place_and_pay(shop: Shop, count: int, customers: int = 3) -> Burst:
 
 def deliveries_by_order(delivery_store: Redis) -> Counter[str]:
     """How many delivery records the delivery service's Redis holds per order id."""
-    keys = [key for key in delivery_store.scan_iter(match="delivery:*", count=1000) if DELIVERY_KEY.fullmatch(key)]
+    keys = [
+        key for key in delivery_store.scan_iter(match="delivery:*", count=1000) if DELIVERY_KEY.fullmatch(key)
+    ]
     records = delivery_store.mget(keys) if keys else []
     return Counter(json.loads(record)["orderId"] for record in records if record is not None)
 
@@ -85,9 +86,13 @@ def assert_one_delivery_each(shop: Shop, burst: Burst, delivery_store: Redis, ev
     stored = deliveries_by_order(delivery_store)
     assert {order_id: stored[order_id] for order_id in burst.order_ids} == dict.fromkeys(burst.order_ids, 1)
     published = scheduled_events_by_order(events_redis)
-    assert {order_id: published[order_id] for order_id in burst.order_ids} == dict.fromkeys(burst.order_ids, 1)
+    assert {order_id: published[order_id] for order_id in burst.order_ids} == dict.fromkeys(
+        burst.order_ids, 1
+    )
     for customer in {customer.id: customer for customer, _ in burst.orders}.values():
-        deliveries = shop.graph.execute("{ me { deliveries { id order { id } } } }", token=customer.token).ok()
+        deliveries = shop.graph.execute(
+            "{ me { deliveries { id order { id } } } }", token=customer.token
+        ).ok()
         mine = Counter(d["order"]["id"] for d in deliveries["me"]["deliveries"])
         expected = [order_id for owner, order_id in burst.orders if owner.id == customer.id]
         assert {order_id: mine[order_id] for order_id in expected} == dict.fromkeys(expected, 1)

@@ -11,9 +11,6 @@ the stream and through the graph), each order PAID once.
 from collections import Counter
 from typing import Any
 
-from pymongo.database import Database
-from redis import Redis
-
 from e2e.shop import Shop, eventually
 from faults.checks import (
     assert_one_delivery_each,
@@ -23,13 +20,16 @@ from faults.checks import (
     place_orders,
     wait_until_all_delivered,
 )
-from faults.conftest import StackControl
+from pymongo.database import Database
+from redis import Redis
+
+from stack import Stack
 
 BURST = 15
 
 
 def test_delivery_killed_mid_burst_handles_each_event_once(
-    shop: Shop, stack_control: StackControl, delivery_store: Redis, events_redis: Redis
+    shop: Shop, stack_control: Stack, delivery_store: Redis, events_redis: Redis
 ) -> None:
     stack_control.stop("delivery")
     try:
@@ -51,12 +51,20 @@ def test_delivery_killed_mid_burst_handles_each_event_once(
 
 def test_orders_killed_mid_burst_applies_each_payment_once(
     shop: Shop,
-    stack_control: StackControl,
+    stack_control: Stack,
     orders_db: Database[dict[str, Any]],
+    payments_db: Database[dict[str, Any]],
     delivery_store: Redis,
     events_redis: Redis,
 ) -> None:
     burst = place_orders(shop, BURST)
+    # Orders publishes order.placed through its outbox: let payments learn of every
+    # order before orders goes away, or they could not be paid meanwhile.
+    eventually(
+        lambda: payments_db["orders"].count_documents({"_id": {"$in": burst.order_ids}}),
+        lambda known: known == BURST,
+        "payments to learn of the burst's orders",
+    )
     stack_control.stop("orders")
     try:
         # payOrder needs only payments (its projection of order.placed), not orders.

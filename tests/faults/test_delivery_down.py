@@ -5,19 +5,19 @@ back null, with an error); once delivery is back, every order paid meanwhile
 gets exactly one delivery.
 """
 
+from e2e.shop import Shop
+from faults.checks import assert_one_delivery_each, charges_by_order, place_and_pay, wait_until_all_delivered
 from pymongo.database import Database
 from redis import Redis
 
-from e2e.shop import Shop
-from faults.checks import assert_one_delivery_each, charges_by_order, place_and_pay, wait_until_all_delivered
-from faults.conftest import StackControl
+from stack import Stack
 
 BURST = 10
 
 
 def test_orders_are_placed_paid_and_read_while_delivery_is_down(
     shop: Shop,
-    stack_control: StackControl,
+    stack_control: Stack,
     delivery_store: Redis,
     events_redis: Redis,
     payments_db: Database[dict[str, object]],
@@ -38,4 +38,6 @@ def test_orders_are_placed_paid_and_read_while_delivery_is_down(
 
     wait_until_all_delivered(shop, burst)
     assert_one_delivery_each(shop, burst, delivery_store, events_redis)
-    assert charges_by_order(payments_db, burst.order_ids) == {order_id: ["CAPTURED"] for order_id in burst.order_ids}
+    assert charges_by_order(payments_db, burst.order_ids) == {
+        order_id: ["CAPTURED"] for order_id in burst.order_ids
+    }

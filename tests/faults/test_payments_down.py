@@ -7,17 +7,17 @@ nothing is charged twice.
 
 from typing import Any
 
+from e2e.shop import Shop, card, new_key
+from faults.checks import Burst, charges_by_order, wait_until_all_delivered
 from pymongo.database import Database
 
-from e2e.shop import Shop, card, new_key
-from faults.checks import charges_by_order, wait_until_all_delivered, Burst
-from faults.conftest import StackControl
+from stack import Stack
 
 ORDERS = 5
 
 
 def test_orders_are_placed_while_payments_is_down_and_paid_once_after(
-    shop: Shop, stack_control: StackControl, payments_db: Database[dict[str, Any]]
+    shop: Shop, stack_control: Stack, payments_db: Database[dict[str, Any]]
 ) -> None:
     customer = shop.register("Patient Customer")
     keys: dict[str, str] = {}
@@ -27,7 +27,9 @@ def test_orders_are_placed_while_payments_is_down_and_paid_once_after(
         assert all(order["status"] == "PENDING_PAYMENT" for order in placed)
         for order in placed:
             keys[order["id"]] = new_key()
-            variables = {"input": {"orderId": order["id"], "card": card(), "idempotencyKey": keys[order["id"]]}}
+            variables = {
+                "input": {"orderId": order["id"], "card": card(), "idempotencyKey": keys[order["id"]]}
+            }
             result = shop.graph.run("PayOrder", variables, token=customer.token)
             assert result.status < 500, result.body
             assert result.errors, f"payOrder answered while payments is down: {result.body}"

@@ -8,10 +8,7 @@ charged once, with exactly one delivery.
 import threading
 from typing import Any
 
-from pymongo.database import Database
-from redis import Redis
-
-from e2e.shop import Shop
+from e2e.shop import Shop, eventually
 from faults.checks import (
     assert_one_delivery_each,
     charges_by_order,
@@ -19,14 +16,17 @@ from faults.checks import (
     place_orders,
     wait_until_all_delivered,
 )
-from faults.conftest import StackControl
+from pymongo.database import Database
+from redis import Redis
+
+from stack import Stack
 
 BURST = 15
 
 
 def test_no_event_is_lost_when_redis_restarts(
     shop: Shop,
-    stack_control: StackControl,
+    stack_control: Stack,
     delivery_store: Redis,
     events_redis: Redis,
     payments_db: Database[dict[str, Any]],
@@ -44,6 +44,13 @@ def test_no_event_is_lost_when_redis_restarts(
     payer = threading.Thread(target=pay_in_background)
     payer.start()
     try:
+        # Restart once the burst is under way: some orders paid, others not yet.
+        eventually(
+            lambda: payments_db["payments"].count_documents({"orderId": {"$in": burst.order_ids}}),
+            lambda charged: charged >= 1,
+            "the first payment of the burst",
+            pause=0.02,
+        )
         stack_control.restart("redis")
     finally:
         payer.join(timeout=300)
@@ -51,5 +58,7 @@ def test_no_event_is_lost_when_redis_restarts(
     assert not failure, failure
 
     wait_until_all_delivered(shop, burst, deadline=120.0)
-    assert charges_by_order(payments_db, burst.order_ids) == {order_id: ["CAPTURED"] for order_id in burst.order_ids}
+    assert charges_by_order(payments_db, burst.order_ids) == {
+        order_id: ["CAPTURED"] for order_id in burst.order_ids
+    }
     assert_one_delivery_each(shop, burst, delivery_store, events_redis)
