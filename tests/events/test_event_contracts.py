@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from e2e.shop import CARD_DECLINED, Shop
@@ -135,7 +135,8 @@ def read_streams(redis: Redis) -> Iterator[StreamEvent]:
     for stream in sorted(redis.scan_iter(match=f"{STREAM_PREFIX}*", _type="stream")):
         if ".dead." in stream:
             continue
-        for entry_id, fields in redis.xrange(stream):
+        entries = cast(list[tuple[str, dict[str, str]]], redis.xrange(stream))
+        for entry_id, fields in entries:
             yield StreamEvent(stream, entry_id, json.loads(fields["event"]))
 
 

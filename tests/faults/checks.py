@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from e2e.shop import Account, Shop
 from pymongo.database import Database
@@ -74,7 +74,8 @@ def scheduled_events_by_order(events_redis: Redis) -> Counter[str]:
     """How many distinct delivery.scheduled events were published per order id
     (a relay may publish one event twice; consumers absorb that, so ids are counted once)."""
     seen: dict[str, str] = {}
-    for _, fields in events_redis.xrange(DELIVERY_STREAM):
+    entries = cast(list[tuple[str, dict[str, str]]], events_redis.xrange(DELIVERY_STREAM))
+    for _, fields in entries:
         event = json.loads(fields["event"])
         if event["type"] == "delivery.scheduled":
             seen[event["id"]] = event["data"]["orderId"]
