@@ -40,7 +40,7 @@ class CardSummary:
     last4: str
 
 
-@strawberry.federation.type(keys=["id"], description="A customer's account (owned by the users service).")
+@strawberry.federation.type(keys=["id"])
 class User:
     id: strawberry.ID
 
@@ -71,10 +71,11 @@ async def balance_due(root: "Order", info: Info) -> Money:
     return Money(amount=max(total.amount - paid, 0), currency=total.currency)
 
 
-@strawberry.federation.type(keys=["id"], description="An order (owned by the orders service).")
+@strawberry.federation.type(keys=["id"])
 class Order:
     id: strawberry.ID
-    total: Money | None = strawberry.federation.field(external=True, default=None)
+    # Owned by orders (Money!); set only in representations the router sends for balanceDue.
+    total: Money | None = strawberry.federation.field(external=True, default=None, graphql_type=Money)
 
     @strawberry.field
     async def payments(self, info: Info) -> list["Payment"]:
