@@ -42,7 +42,8 @@ def create_loaders(store: OrderStore) -> Loaders:
     orders: DataLoader[str, Document | None] = DataLoader(load_fn=load_orders)
 
     async def load_customer_orders(keys: list[OrdersPageKey]) -> list[OrdersPage]:
-        """One store round trip per distinct (first, after), however many customers."""
+        """Pages grouped by (first, after): each group costs the same few store
+        calls whether it holds one customer or a hundred (see `_load_pages`)."""
         customers_by_page: dict[tuple[int, Cursor | None], list[str]] = defaultdict(list)
         for key in keys:
             customers_by_page[(key.first, key.after)].append(key.customer_id)
@@ -73,7 +74,9 @@ async def _load_pages(
     first: int,
     after: Cursor | None,
 ) -> dict[str, OrdersPage]:
-    # One more than asked tells whether another page follows.
+    # One query for a single customer; for several, one query for all their
+    # order keys and one batched load of the orders kept. One more order than
+    # asked tells whether another page follows.
     if len(customer_ids) == 1:
         found = await store.customer_orders(customer_ids[0], first + 1, after)
         return {customer_ids[0]: _page(found, first)}
