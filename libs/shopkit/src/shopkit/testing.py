@@ -3,7 +3,9 @@
 Used as a pytest plugin (`pytest_plugins = ["shopkit.testing"]`). Each session
 gets its own servers on free ports in a temporary folder, so tests never touch
 the data of a running `make up` stack. With `MONGODB_URI` set, tests use that
-MongoDB instead of starting FerretDB (each session in fresh databases).
+MongoDB instead of starting FerretDB (each test in a fresh database); with
+`SHOPGRAPH_TEST_REDIS_URL` set, they use that Redis, which they flush first: point
+it only at a throwaway server, such as a CI service container.
 """
 
 import os
@@ -52,6 +54,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("SHOPGRAPH_TEST_REDIS_URL")
+    if external:
+        # A throwaway server of the CI's (a service container): start clean, as a
+        # server of our own would, so sessions run one after another see no leftovers.
+        import redis
+
+        with redis.Redis.from_url(external) as client:
+            client.flushall()
+        yield external
+        return
     redis_server = shutil.which("redis-server")
     if redis_server is None:
         raise RuntimeError("redis-server is not installed: run `make setup`.")
