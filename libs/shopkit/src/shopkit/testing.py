@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 TOOLS_DIR = Path(os.environ.get("SHOPGRAPH_TOOLS_DIR", Path.home() / ".local/share/shopgraph"))
 FERRETDB_BIN = Path(os.environ.get("FERRETDB_BIN", TOOLS_DIR / "ferretdb-v1.24.2/bin/ferretdb"))
@@ -58,8 +59,6 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if external:
         # A throwaway server of the CI's (a service container): start clean, as a
         # server of our own would, so sessions run one after another see no leftovers.
-        import redis
-
         with redis.Redis.from_url(external) as client:
             client.flushall()
         yield external
