@@ -20,17 +20,17 @@ from pathlib import Path
 from typing import Any
 
 from bench import environment, report
-from bench.client import GraphQLClient, operation
+from bench.client import GraphQLClient, GraphQLError, operation
 from bench.config import Settings
 from bench.k6 import K6
 from bench.probes import listening_pids
-from bench.seed import CUSTOMER_PASSWORD, SeedPlan, address_for, ensure_seeded
+from bench.seed import CUSTOMER_PASSWORD, SeedError, SeedPlan, address_for, ensure_seeded
 from bench.stack import BenchStack
 from bench.suite import Suite
 
 CONTEXT_CUSTOMERS = 32
 LOGIN_CONCURRENCY = 4
-SEED_SUMMARY_KEYS = ("plan", "seconds", "phaseSeconds", "counts", "failures", "skipped")
+SEED_SUMMARY_KEYS = ("plan", "seconds", "phaseSeconds", "counts", "failures", "skipped", "stoppedAtDeadline")
 
 
 def log(message: str) -> None:
@@ -46,8 +46,12 @@ async def sign_in(client: GraphQLClient, email: str) -> str:
 async def build_context(settings: Settings, seed: dict[str, Any]) -> dict[str, Any]:
     """Signs in the customers the scenarios act as, and writes what k6 needs to a file."""
     customers = seed["customers"]
+    if not customers:
+        raise SeedError("seeding left no customer with orders")
     heavy = max(customers, key=lambda c: len(c["orderIds"]))
     regular = [c for c in customers if c is not heavy and c["paidOrderIds"] and c["trackingNumbers"]]
+    if not regular:
+        raise SeedError("seeding left no customer with a paid order and its delivery")
     chosen = random.Random(6).sample(regular, min(CONTEXT_CUSTOMERS, len(regular)))
     gate = asyncio.Semaphore(LOGIN_CONCURRENCY)
     async with GraphQLClient(settings.router_url) as client:
@@ -170,7 +174,21 @@ def main() -> int:
     try:
         plan = SeedPlan.quick() if settings.quick else SeedPlan.full()
         seed = asyncio.run(ensure_seeded(settings, plan))
-        context = asyncio.run(build_context(settings, seed))
+        try:
+            context: dict[str, Any] | None = asyncio.run(build_context(settings, seed))
+            context_error = ""
+        except (SeedError, GraphQLError) as error:
+            context, context_error = None, f"no data to run it on: {error}"
+            log(f"==> {context_error}")
+
+        def with_context(run: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[], dict[str, Any]]:
+            def scenario() -> dict[str, Any]:
+                if context is None:
+                    raise RuntimeError(context_error)
+                return run(context)
+
+            return scenario
+
         ports = settings.ports
         pids = listening_pids(
             {
@@ -190,9 +208,11 @@ def main() -> int:
         suite = Suite(settings, k6, pids, log)
         scenarios: dict[str, Any] = {}
         run_scenario("routerOverhead", scenarios, suite.router_overhead)
-        run_scenario("routerVsGateway", scenarios, lambda: suite.router_vs_gateway(gateway_available))
-        run_scenario("costGrowth", scenarios, lambda: suite.cost_growth(context["heavyCustomer"]["token"]))
-        run_scenario("mixedTraffic", scenarios, suite.mixed_traffic)
+        run_scenario(
+            "routerVsGateway", scenarios, with_context(lambda _: suite.router_vs_gateway(gateway_available))
+        )
+        run_scenario("costGrowth", scenarios, with_context(lambda c: suite.cost_growth(c["heavyCustomer"])))
+        run_scenario("mixedTraffic", scenarios, with_context(lambda _: suite.mixed_traffic()))
         results: dict[str, Any] = {
             "generatedAt": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": ("BENCH_QUICK=1 " if settings.quick else "") + "make bench",

@@ -87,6 +87,7 @@ class Settings:
     results_dir: Path
     router_profile: str
     password_hash_profile: str
+    seed_seconds: float
 
     @property
     def router_url(self) -> str:
@@ -135,6 +136,8 @@ class Settings:
             results_dir=Path(env("BENCH_RESULTS_DIR", str(BENCH_DIR / "results"))),
             router_profile=env("BENCH_ROUTER_PROFILE", "prod"),
             password_hash_profile=env("BENCH_PASSWORD_HASH_PROFILE", "CHEAPEST"),
+            # Placing and paying stop here; deliveries get a bounded wait after it.
+            seed_seconds=float(env("BENCH_SEED_SECONDS", "180" if quick else "480")),
         )
 
     def stack_env(self) -> dict[str, str]:

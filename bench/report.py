@@ -225,6 +225,17 @@ def render(results: Mapping[str, Any]) -> str:
             + f"; {seed['failures']['total']} seeding failures."
         )
         out.append("")
+        plan = seed["plan"]
+        if counts["orders"] < plan["orders"] or counts["customers"] < plan["customers"]:
+            out.append(
+                f"**The planned data set was {plan['customers']} customers and {plan['orders']} orders**; "
+                + ("seeding stopped at its deadline. " if seed.get("stoppedAtDeadline") else "")
+                + "See docs/performance.md for why."
+            )
+            out.append("")
+        if seed["failures"]["samples"]:
+            out += ["Seeding failures (first few):", ""]
+            out += [f"- `{sample}`" for sample in seed["failures"]["samples"][:8]] + [""]
 
     out += ["## Machine and versions", ""]
     machine = results["machine"]

@@ -35,7 +35,9 @@ CUSTOMER_PASSWORD = "bench-customer-password"
 ADMIN_EMAIL = "admin@shopgraph.local"
 ADMIN_PASSWORD = "admin-password-change-me"
 MAX_ROUNDS = 12  # attempts at a failed alias before it is reported as failed
-DELIVERY_WAIT_SECONDS = 240.0
+DELIVERY_WAIT_SECONDS = 180.0  # after the last payment, for the events to schedule every delivery
+WAVE_ORDERS = 500
+REGISTER_ATTEMPTS = 3
 
 T = TypeVar("T")
 
@@ -169,9 +171,11 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
 
 
 class Seeder:
-    def __init__(self, client: GraphQLClient, plan: SeedPlan) -> None:
+    def __init__(self, client: GraphQLClient, plan: SeedPlan, seconds: float) -> None:
         self.client = client
         self.plan = plan
+        self.deadline = time.monotonic() + seconds
+        self.stopped_early = False
         self.failures = Failures()
         self.timings: dict[str, float] = {}
         self._gate = asyncio.Semaphore(plan.concurrency)
@@ -183,18 +187,15 @@ class Seeder:
     async def _gather(self, works: Sequence[Awaitable[Any]]) -> None:
         await asyncio.gather(*(self._bounded(work) for work in works))
 
-    async def _phase(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+    async def _timed(self, phase: str, work: Awaitable[None]) -> None:
         started = time.perf_counter()
-        await run()
-        self.timings[name] = round(time.perf_counter() - started, 2)
-        print(
-            f"  seed: {name} done in {self.timings[name]:.1f} s "
-            f"({self.failures.by_phase.get(name, 0)} failed)"
-        )
+        await work
+        self.timings[phase] = round(self.timings.get(phase, 0.0) + time.perf_counter() - started, 2)
 
     # --- customers ------------------------------------------------------------
 
     async def register(self, customer: SeedCustomer) -> None:
+        """Registers the customer, or signs in if an earlier (interrupted) run registered them."""
         variables = {
             "input": {
                 "email": customer.email,
@@ -202,20 +203,23 @@ class Seeder:
                 "password": CUSTOMER_PASSWORD,
             }
         }
-        try:
-            data = await self.client.execute(operation("register"), variables)
-            payload = data["register"]
-        except GraphQLError as error:
-            if "CONFLICT" not in error.codes:
-                self.failures.add("register", str(error))
-                return
-            # Registered by an earlier, interrupted run: sign in instead.
-            data = await self.client.execute(
-                operation("login"), {"email": customer.email, "password": CUSTOMER_PASSWORD}
-            )
-            payload = data["login"]
-        customer.id = payload["user"]["id"]
-        customer.token = payload["token"]
+        last_error = ""
+        for attempt in range(REGISTER_ATTEMPTS):
+            try:
+                try:
+                    payload = (await self.client.execute(operation("register"), variables))["register"]
+                except GraphQLError:
+                    # Taken (an earlier run registered it), or the answer was lost: try signing in.
+                    credentials = {"email": customer.email, "password": CUSTOMER_PASSWORD}
+                    payload = (await self.client.execute(operation("login"), credentials))["login"]
+            except GraphQLError as error:
+                last_error = str(error)
+                await asyncio.sleep(1.0 + attempt)
+                continue
+            customer.id = payload["user"]["id"]
+            customer.token = payload["token"]
+            return
+        self.failures.add("register", last_error)
 
     # --- orders ---------------------------------------------------------------
 
@@ -228,17 +232,19 @@ class Seeder:
         selection: str,
         inputs: Sequence[tuple[Any, dict[str, Any]]],
         on_result: Callable[[Any, dict[str, Any]], None],
+        *,
+        rounds: int = MAX_ROUNDS,
     ) -> None:
-        """Sends (key, input) pairs as alias batches, retrying failed aliases a bounded number of times."""
+        """Sends (key, input) pairs as alias batches, retrying failed aliases up to `rounds - 1` times."""
         pending = list(inputs)
-        for round_number in range(MAX_ROUNDS):
+        for round_number in range(rounds):
             retry: list[tuple[Any, dict[str, Any]]] = []
             last_errors: dict[Any, str] = {}
             for batch in chunks(pending, self.plan.batch):
                 query, variables = batched_mutation(field_name, input_type, selection, [i for _, i in batch])
                 try:
                     body = await self.client.execute_partial(query, variables, token=customer.token)
-                except (GraphQLError, OSError) as error:
+                except GraphQLError as error:
                     retry.extend(batch)
                     last_errors.update({key: str(error) for key, _ in batch})
                     continue
@@ -253,7 +259,7 @@ class Seeder:
             if not retry:
                 return
             pending = retry
-            if round_number == MAX_ROUNDS - 1:
+            if round_number == rounds - 1 or self.past_deadline():
                 for key, _ in pending:
                     self.failures.add(phase, last_errors.get(key, "failed"))
                 return
@@ -275,8 +281,17 @@ class Seeder:
                 SeedOrder(id=result["id"], number=result["number"], global_index=global_index)
             )
 
+        # placeOrder has no idempotency key: an order whose answer was lost may
+        # exist all the same, so a failed placement is reported, never retried.
         await self.run_batches(
-            "placeOrder", customer, "placeOrder", "PlaceOrderInput", "{ id number status }", inputs, placed
+            "placeOrder",
+            customer,
+            "placeOrder",
+            "PlaceOrderInput",
+            "{ id number status }",
+            inputs,
+            placed,
+            rounds=1,
         )
         customer.orders.sort(key=lambda order: order.global_index)
 
@@ -330,8 +345,7 @@ class Seeder:
 
     async def wait_for_deliveries(self, customers: Sequence[SeedCustomer]) -> None:
         waiting = [c for c in customers if c.captured]
-        deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
-        while waiting and time.monotonic() < deadline:
+        while waiting and not self.past_deadline():
             done = await asyncio.gather(*(self._bounded(self.read_deliveries(c)) for c in waiting))
             waiting = [c for c, complete in zip(waiting, done, strict=True) if not complete]
             if waiting:
@@ -390,6 +404,67 @@ class Seeder:
 
     # --- the whole run --------------------------------------------------------
 
+    def past_deadline(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    async def seed_wave(self, wave: Sequence[tuple[SeedCustomer, int, int]], skus: Sequence[str]) -> None:
+        """Registers a few customers, then places and pays their orders.
+
+        `wave` holds (customer, order count, global index of their first order).
+        """
+        await self._timed("register", self._gather([self.register(customer) for customer, _, _ in wave]))
+        active = [(customer, count, first) for customer, count, first in wave if customer.token]
+        span = self.plan.batch * 2
+        # Big customers are split so that their batches run in parallel too.
+        await self._timed(
+            "placeOrder",
+            self._gather(
+                [
+                    self.place_orders(customer, min(span, count - start), first + start, skus)
+                    for customer, count, first in active
+                    for start in range(0, count, span)
+                ]
+            ),
+        )
+        await self._timed(
+            "payOrder",
+            self._gather(
+                [
+                    self.pay_orders(customer, chunk, again=False)
+                    for customer, _, _ in active
+                    for chunk in chunks(customer.orders, span)
+                ]
+            ),
+        )
+        await self._timed(
+            "payOrder (again)",
+            self._gather(
+                [
+                    self.pay_orders(
+                        customer, [o for o in customer.orders if o.pays_again(self.plan)], again=True
+                    )
+                    for customer, _, _ in active
+                ]
+            ),
+        )
+
+    def waves(self, customers: Sequence[SeedCustomer]) -> list[list[tuple[SeedCustomer, int, int]]]:
+        """Customers in groups of about WAVE_ORDERS orders, the heavy ones first.
+
+        Seeding wave by wave means that a run stopped by its deadline leaves
+        whole customers (registered, orders paid, deliveries scheduled).
+        """
+        waves: list[list[tuple[SeedCustomer, int, int]]] = [[]]
+        first_index, in_wave = 0, 0
+        for customer, count in zip(customers, self.plan.orders_per_customer(), strict=True):
+            if in_wave and in_wave + count > WAVE_ORDERS:
+                waves.append([])
+                in_wave = 0
+            waves[-1].append((customer, count, first_index))
+            in_wave += count
+            first_index += count
+        return waves
+
     async def run(self) -> list[SeedCustomer]:
         customers = [
             SeedCustomer(index=i, email=f"bench-{i:05d}@bench.example.com")
@@ -397,46 +472,25 @@ class Seeder:
         ]
         products = await self.client.execute(operation("products"))
         skus = [product["sku"] for product in products["products"]]
-
-        await self._phase("register", lambda: self._gather([self.register(c) for c in customers]))
-        active = [c for c in customers if c.token]
-        if not active:
-            raise SeedError("no customer could register: " + "; ".join(self.failures.samples[:3]))
-
-        async def place_all() -> None:
-            works = []
-            first_index = 0
-            counts = self.plan.orders_per_customer()
-            for customer in customers:
-                count = counts[customer.index]
-                if customer.token:
-                    # Split big customers so their batches run in parallel too.
-                    for start in range(0, count, self.plan.batch * 2):
-                        size = min(self.plan.batch * 2, count - start)
-                        works.append(self.place_orders(customer, size, first_index + start, skus))
-                first_index += count
-            await self._gather(works)
-
-        await self._phase("placeOrder", place_all)
-        span = self.plan.batch * 2
-        await self._phase(
-            "payOrder",
-            lambda: self._gather(
-                [self.pay_orders(c, chunk, again=False) for c in active for chunk in chunks(c.orders, span)]
-            ),
-        )
-        await self._phase(
-            "payOrder (again)",
-            lambda: self._gather(
-                [
-                    self.pay_orders(c, [o for o in c.orders if o.pays_again(self.plan)], again=True)
-                    for c in active
-                ]
-            ),
-        )
-        await self._phase("delivery", lambda: self.wait_for_deliveries(active))
-        await self._phase("updateDeliveryStatus", lambda: self.advance_deliveries(active))
-        return active
+        waves = self.waves(customers)
+        for number, wave in enumerate(waves, start=1):
+            if self.past_deadline():
+                self.stopped_early = True
+                print(f"  seed: deadline reached; {len(waves) - number + 1} of {len(waves)} waves left out")
+                break
+            await self.seed_wave(wave, skus)
+            if not any(customer.token for customer in customers):
+                raise SeedError("no customer could register: " + "; ".join(self.failures.samples[:3]))
+            placed = sum(len(c.orders) for c in customers)
+            print(
+                f"  seed: wave {number}/{len(waves)} done: {placed} orders so far, "
+                f"{self.failures.total} failures"
+            )
+        seeded = [c for c in customers if c.orders]
+        self.deadline = time.monotonic() + DELIVERY_WAIT_SECONDS
+        await self._timed("delivery", self.wait_for_deliveries(seeded))
+        await self._timed("updateDeliveryStatus", self.advance_deliveries(seeded))
+        return seeded
 
 
 def summary(
@@ -449,7 +503,8 @@ def summary(
         statuses[key] = statuses.get(key, 0) + 1
     return {
         "plan": asdict(plan),
-        "complete": seeder.failures.total == 0,
+        "complete": seeder.failures.total == 0 and not seeder.stopped_early,
+        "stoppedAtDeadline": seeder.stopped_early,
         "seconds": round(seconds, 1),
         "phaseSeconds": seeder.timings,
         "counts": {
@@ -512,7 +567,7 @@ async def ensure_seeded(settings: Settings, plan: SeedPlan) -> dict[str, Any]:
     )
     started = time.perf_counter()
     async with GraphQLClient(settings.router_url, timeout=60.0, max_connections=plan.concurrency) as client:
-        seeder = Seeder(client, plan)
+        seeder = Seeder(client, plan, settings.seed_seconds)
         customers = await seeder.run()
     recorded = summary(plan, customers, seeder, time.perf_counter() - started)
     settings.seed_file.parent.mkdir(parents=True, exist_ok=True)

@@ -56,8 +56,8 @@ def cpu_seconds(process: psutil.Process) -> float:
 
 def query_cost(uri: str, server: psutil.Process) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    client: MongoClient[dict[str, Any]]
-    with MongoClient(uri) as client:
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    with client:
         database = client[DATABASE]
         for size in SIZES:
             collection = database[f"orders_{size}"]

@@ -15,6 +15,7 @@ export const options = {
       executor: 'constant-vus',
       vus: Number(__ENV.VUS || 8),
       duration: __ENV.DURATION || '30s',
+      gracefulStop: '5s',
     },
   },
   summaryTrendStats: SUMMARY_TREND_STATS,

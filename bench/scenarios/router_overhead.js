@@ -13,6 +13,7 @@ export const options = {
       executor: 'constant-vus',
       vus: Number(__ENV.VUS || 1),
       duration: __ENV.DURATION || '20s',
+      gracefulStop: '5s',
     },
   },
   summaryTrendStats: SUMMARY_TREND_STATS,

@@ -22,10 +22,10 @@ export function isOrderDetails(data, orderId, customerId) {
     && Array.isArray(order.delivery.events);
 }
 
-export function isOrderPage(data, first, customerId) {
+export function isOrderPage(data, expectedNodes, customerId) {
   const me = data.me;
   return me !== null && me.id === customerId
-    && Array.isArray(me.orders.nodes) && me.orders.nodes.length === first
+    && Array.isArray(me.orders.nodes) && me.orders.nodes.length === expectedNodes
     && me.orders.nodes.every((o) => typeof o.id === 'string' && isMoney(o.total) && Array.isArray(o.payments)
       && o.payments.every((p) => typeof p.status === 'string'));
 }

@@ -33,6 +33,7 @@ export const options = {
       rate: RATE,
       timeUnit: '1s',
       duration: __ENV.DURATION || '60s',
+      gracefulStop: '5s',
       preAllocatedVUs: Math.max(10, RATE * 2),
       maxVUs: Math.max(50, RATE * 6),
     },
