@@ -32,8 +32,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     signer = TokenSigner.from_pem_file(settings.jwt_private_key_file, create=True)
     client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
+    writer, writer_database = mongo.connect(
+        settings.mongodb_uri, settings.mongodb_database, max_pool_size=settings.mongodb_write_pool_size
+    )
     services = Services(
-        store=UserStore(database),
+        store=UserStore(reads=database, writes=writer_database),
         passwords=Passwords.from_profile(settings.password_hash_profile),
         signer=signer,
         verifier=own_key_verifier(signer),
@@ -48,6 +51,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await client.close()
+            await writer.close()
 
     async def context(request: Request) -> Context:
         return await build_context(request, services)

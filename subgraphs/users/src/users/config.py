@@ -10,6 +10,8 @@ from pathlib import Path
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = "users"
+    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.connect).
+    mongodb_write_pool_size: int = 1
     # Relative paths resolve against the working directory the service starts in.
     jwt_private_key_file: Path = Path("var/keys/jwt-ed25519.pem")
     jwt_ttl_seconds: int = 3600
@@ -36,6 +38,9 @@ class Settings:
         return cls(
             mongodb_uri=env("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env("MONGODB_DATABASE", defaults.mongodb_database),
+            mongodb_write_pool_size=int(
+                env("MONGODB_WRITE_POOL_SIZE", str(defaults.mongodb_write_pool_size))
+            ),
             jwt_private_key_file=Path(env("JWT_PRIVATE_KEY_FILE", str(defaults.jwt_private_key_file))),
             jwt_ttl_seconds=int(env("JWT_TTL_SECONDS", str(defaults.jwt_ttl_seconds))),
             admin_email=env("ADMIN_EMAIL", defaults.admin_email),

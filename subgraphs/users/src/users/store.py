@@ -63,11 +63,18 @@ def now() -> datetime:
 
 
 class UserStore:
-    def __init__(self, database: Database) -> None:
-        self._users: Collection = database["users"]
+    """All access to the `users` collection.
+
+    Writes go through `writes`, a client with few connections (one on FerretDB,
+    whose updates are only atomic within one connection); reads use a pool.
+    """
+
+    def __init__(self, *, reads: Database, writes: Database) -> None:
+        self._users: Collection = reads["users"]
+        self._user_writes: Collection = writes["users"]
 
     async def create_indexes(self) -> None:
-        await self._users.create_index([("email", ASCENDING)], unique=True, name="email_unique")
+        await self._user_writes.create_index([("email", ASCENDING)], unique=True, name="email_unique")
 
     async def insert(self, *, email: str, name: str, role: Role, password_hash: str) -> UserRecord:
         """Creates an account; raises EmailTaken if the email is in use, even by a racing insert."""
@@ -80,7 +87,7 @@ class UserStore:
             created_at=now(),
         )
         try:
-            await self._users.insert_one(
+            await self._user_writes.insert_one(
                 {
                     "_id": record.id,
                     "email": record.email,
@@ -118,7 +125,7 @@ class UserStore:
         The size check and the addition are one atomic update, so concurrent
         additions cannot overshoot the cap.
         """
-        doc = await self._users.find_one_and_update(
+        doc = await self._user_writes.find_one_and_update(
             {"_id": user_id, f"addresses.{MAX_ADDRESSES - 1}": {"$exists": False}},
             {"$addToSet": {"addresses": address}},
             return_document=ReturnDocument.AFTER,
@@ -142,4 +149,4 @@ class UserStore:
         if password_hash is not None:
             changes["passwordHash"] = password_hash
         if changes:
-            await self._users.update_one({"_id": user_id}, {"$set": changes})
+            await self._user_writes.update_one({"_id": user_id}, {"$set": changes})
