@@ -19,6 +19,17 @@ async def test_order_placed_is_projected_once(shop: Shop) -> None:
     assert projection["shippingAddress"]["country"] == "US"
 
 
+async def test_a_redelivered_order_placed_changes_nothing(shop: Shop) -> None:
+    order_id = await shop.place_order("alice", amount=2500)
+    await shop.pay(order_id, as_user="alice")
+    before = await shop.db.orders.find_one({"_id": order_id})
+
+    await shop.place_order_with_id(order_id, "alice", amount=9999)
+    await shop.eventually(shop.orders_stream_consumed)
+
+    assert await shop.db.orders.find_one({"_id": order_id}) == before
+
+
 async def test_cancelling_a_paid_order_refunds_it_exactly_once_even_if_delivered_twice(shop: Shop) -> None:
     order_id = await shop.place_order("alice", amount=2500)
     payment_id = (await shop.pay(order_id, as_user="alice"))["data"]["payOrder"]["id"]

@@ -3,14 +3,19 @@
 import asyncio
 import dataclasses
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from conftest import Shop
 
 from payments.config import Settings
-from payments.operations import Payments
+from payments.operations import Payments, canonical_request_hash
 from payments.processor import CardProcessor, parse_card
 from payments.store import PaymentStore
+
+LONG_AGO = datetime.now(UTC) - timedelta(minutes=10)
+# conftest.GOOD_CARD, parsed.
+CARD = parse_card("4242424242424242", 12, 2099, "987", now=datetime.now(UTC))
 
 
 @pytest.fixture
@@ -20,6 +25,35 @@ def settings(settings: Settings) -> Settings:
 
 def repairer(shop: Shop, settings: Settings, processor: CardProcessor) -> Payments:
     return Payments(PaymentStore(reads=shop.db, writes=shop.db), processor, settings)
+
+
+async def crashed_while_charging(shop: Shop, order_id: str, payment_id: str, status: str) -> None:
+    """What a crash after claiming the order, before finishing the payment, leaves behind."""
+    await shop.db.payments.insert_one(
+        {
+            "_id": payment_id,
+            "orderId": order_id,
+            "payerId": "alice",
+            "status": status,
+            "amount": {"amount": 2500, "currency": "EUR"},
+            "card": {"brand": "visa", "last4": "4242"},
+            "failureReason": "card_declined" if status == "FAILED" else None,
+            "refundedAmount": 0,
+            "refunds": [],
+            "appliedEvents": [],
+            "createdAt": LONG_AGO,
+            "updatedAt": LONG_AGO,
+        }
+    )
+    await shop.db.orders.update_one(
+        {"_id": order_id}, {"$set": {"capturingPaymentId": payment_id, "claimedAt": LONG_AGO}}
+    )
+
+
+async def projection(shop: Shop, order_id: str) -> dict[str, Any]:
+    doc = await shop.db.orders.find_one({"_id": order_id})
+    assert doc is not None
+    return doc
 
 
 async def test_pay_order_waits_for_an_order_placed_still_in_flight(shop: Shop) -> None:
@@ -32,38 +66,11 @@ async def test_pay_order_waits_for_an_order_placed_still_in_flight(shop: Shop) -
     assert body["data"]["payOrder"]["status"] == "CAPTURED"
 
 
-async def crashed_mid_charge(shop: Shop, order_id: str, payment_id: str) -> None:
-    """What a crash between claiming the order and settling the payment leaves behind."""
-    long_ago = datetime.now(UTC) - timedelta(minutes=10)
-    await shop.db.orders.update_one(
-        {"_id": order_id}, {"$set": {"capturingPaymentId": payment_id, "claimedAt": long_ago}}
-    )
-    await shop.db.idempotency_keys.insert_one(
-        {"_id": "alice:crash-key-1", "paymentId": payment_id, "requestHash": "x", "createdAt": long_ago}
-    )
-
-
 async def test_a_charge_that_never_reached_the_processor_is_failed_and_the_order_freed(
     shop: Shop, settings: Settings
 ) -> None:
     order_id = await shop.place_order("alice")
-    await crashed_mid_charge(shop, order_id, "p" * 32)
-    await shop.db.payments.insert_one(
-        {
-            "_id": "p" * 32,
-            "orderId": order_id,
-            "payerId": "alice",
-            "status": "PENDING",
-            "amount": {"amount": 2500, "currency": "EUR"},
-            "card": {"brand": "visa", "last4": "4242"},
-            "failureReason": None,
-            "refundedAmount": 0,
-            "refunds": [],
-            "appliedEvents": [],
-            "createdAt": datetime.now(UTC) - timedelta(minutes=10),
-            "updatedAt": datetime.now(UTC),
-        }
-    )
+    await crashed_while_charging(shop, order_id, "p" * 32, "PENDING")
 
     await repairer(shop, settings, CardProcessor()).recover_interrupted()
 
@@ -72,6 +79,7 @@ async def test_a_charge_that_never_reached_the_processor_is_failed_and_the_order
     assert (payment["status"], payment["failureReason"]) == ("FAILED", "processing_interrupted")
     failed = await shop.eventually(lambda: shop.published("payment.failed"))
     assert failed[0].data["reason"] == "processing_interrupted"
+    assert (await projection(shop, order_id))["capturingPaymentId"] is None
     paid = await shop.pay(order_id, as_user="alice")
     assert paid["data"]["payOrder"]["status"] == "CAPTURED"
 
@@ -79,26 +87,9 @@ async def test_a_charge_that_never_reached_the_processor_is_failed_and_the_order
 async def test_a_charge_the_processor_took_is_captured(shop: Shop, settings: Settings) -> None:
     order_id = await shop.place_order("alice")
     payment_id = "q" * 32
-    await crashed_mid_charge(shop, order_id, payment_id)
-    await shop.db.payments.insert_one(
-        {
-            "_id": payment_id,
-            "orderId": order_id,
-            "payerId": "alice",
-            "status": "PENDING",
-            "amount": {"amount": 2500, "currency": "EUR"},
-            "card": {"brand": "visa", "last4": "4242"},
-            "failureReason": None,
-            "refundedAmount": 0,
-            "refunds": [],
-            "appliedEvents": [],
-            "createdAt": datetime.now(UTC) - timedelta(minutes=10),
-            "updatedAt": datetime.now(UTC),
-        }
-    )
+    await crashed_while_charging(shop, order_id, payment_id, "PENDING")
     processor = CardProcessor()
-    card = parse_card("4242424242424242", 12, 2090, "123", now=datetime.now(UTC))
-    await processor.charge(reference=payment_id, card=card, amount=2500, currency="EUR")
+    await processor.charge(reference=payment_id, card=CARD, amount=2500, currency="EUR")
 
     await repairer(shop, settings, processor).recover_interrupted()
 
@@ -109,15 +100,33 @@ async def test_a_charge_the_processor_took_is_captured(shop: Shop, settings: Set
     assert again["errors"][0]["extensions"]["code"] == "CONFLICT"
 
 
-async def test_a_claim_without_a_payment_is_released_with_its_key(shop: Shop, settings: Settings) -> None:
+async def test_the_claim_of_a_failed_payment_is_released(shop: Shop, settings: Settings) -> None:
     order_id = await shop.place_order("alice")
-    await crashed_mid_charge(shop, order_id, "r" * 32)
+    await crashed_while_charging(shop, order_id, "r" * 32, "FAILED")
 
     await repairer(shop, settings, CardProcessor()).recover_interrupted()
 
-    projection = await shop.db.orders.find_one({"_id": order_id})
-    assert projection is not None
-    assert projection["capturingPaymentId"] is None
-    assert await shop.db.idempotency_keys.count_documents({}) == 0
-    paid = await shop.pay(order_id, as_user="alice", key="crash-key-1")
+    assert (await projection(shop, order_id))["capturingPaymentId"] is None
+    paid = await shop.pay(order_id, as_user="alice")
     assert paid["data"]["payOrder"]["status"] == "CAPTURED"
+
+
+async def test_a_key_whose_request_died_before_creating_its_payment_can_be_used(
+    shop: Shop, settings: Settings
+) -> None:
+    order_id = await shop.place_order("alice")
+    same_request = canonical_request_hash(
+        await projection(shop, order_id), CARD, settings.card_fingerprint_key
+    )
+    await shop.db.idempotency_keys.insert_one(
+        {
+            "_id": "alice:abandoned-key",
+            "paymentId": "s" * 32,
+            "requestHash": same_request,
+            "createdAt": LONG_AGO,
+        }
+    )
+
+    body = await shop.pay(order_id, as_user="alice", key="abandoned-key")
+
+    assert body["data"]["payOrder"]["status"] == "CAPTURED"

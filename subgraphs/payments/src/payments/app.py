@@ -89,8 +89,9 @@ def create_app(
 
 
 async def maintain(payments: Payments, interval: float) -> None:
-    """Periodic upkeep; a failed round is logged and retried next round."""
+    """Periodic upkeep, every `interval` seconds; a failed round is logged and retried next round."""
     while True:
+        await asyncio.sleep(interval)
         try:
             purged = await payments.purge_idempotency_keys()
             if purged:
@@ -100,4 +101,3 @@ async def maintain(payments: Payments, interval: float) -> None:
             raise
         except Exception:
             log.exception("payments maintenance round failed")
-        await asyncio.sleep(interval)

@@ -4,16 +4,19 @@ Paying an order, step by step (each step one single-document write):
 1. the idempotency key is reserved: `idempotency_keys[<payer>:<key>]` → a
    new payment id and the hash of the request. A duplicate finds the record
    and waits for that payment instead of charging;
-2. the order projection is claimed for that payment (`capturingPaymentId`
+2. the payment is inserted as PENDING;
+3. the order projection is claimed for that payment (`capturingPaymentId`
    set only where none is set and the order is OPEN), so one order is never
-   captured twice, whatever the keys;
-3. the payment is inserted as PENDING, the processor is charged with the
-   payment id as its reference (idempotent), and the payment is settled to
-   CAPTURED or FAILED together with its event in one update;
-4. a decline releases the claim, so the customer may pay again (new key).
-A request refused at step 2 releases its key: refusals leave nothing behind.
-A crash between steps leaves a claim or a PENDING payment that
-`recover_interrupted` settles from the processor's record.
+   captured twice, whatever the keys. Refused: the PENDING payment is deleted
+   and the key released, so a refusal leaves nothing behind;
+4. the processor is charged with the payment id as its reference
+   (idempotent), and the payment is settled to CAPTURED or FAILED together
+   with its event in one update;
+5. a decline releases the claim, so the customer may pay again (new key).
+A claim therefore always names an existing payment. A crash between steps
+leaves a PENDING payment (settled later from the processor's record by
+`recover_interrupted`), a FAILED payment still holding its claim (released
+there too), or a key without a payment (freed by the next request using it).
 """
 
 import asyncio
@@ -76,6 +79,16 @@ def check_refund_amount(amount: int | None) -> int | None:
     return amount
 
 
+def canonical_request_hash(order: Document, card: CardDetails, fingerprint_key: str) -> str:
+    """What makes two payOrder requests "the same": order, card and amount."""
+    fingerprint = card.fingerprint(fingerprint_key.encode())
+    canonical = json.dumps(
+        [order["_id"], fingerprint, order["total"]["amount"], order["total"]["currency"]],
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class PaymentInFlight(Exception):
     """A charge of a cancelled order is still running: refund once it settles."""
 
@@ -114,7 +127,7 @@ class Payments:
             raise Forbidden("Only the order's customer can pay for it.")
 
         key_id = f"{payer.user_id}:{request.idempotency_key}"
-        request_hash = self._request_hash(order, request.card)
+        request_hash = canonical_request_hash(order, request.card, self._settings.card_fingerprint_key)
         for _ in range(MAX_RETRIES):
             payment_id = new_id()
             earlier = await self._store.reserve_idempotency_key(
@@ -140,14 +153,6 @@ class Payments:
             # The first request with this key was refused and released the key: try it ourselves.
         raise Conflict("This payment request keeps being retried concurrently; try again.")
 
-    def _request_hash(self, order: Document, card: CardDetails) -> str:
-        fingerprint = card.fingerprint(self._settings.card_fingerprint_key.encode())
-        canonical = json.dumps(
-            [order["_id"], fingerprint, order["total"]["amount"], order["total"]["currency"]],
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
     async def _charge(
         self,
         order: Document,
@@ -158,9 +163,6 @@ class Payments:
         traceparent: str | None,
     ) -> Document:
         now = utcnow()
-        if not await self._store.claim_order(order["_id"], payment_id, now):
-            await self._store.release_idempotency_key(key_id, payment_id)
-            raise await self._claim_refused(order["_id"])
         payment: Document = {
             "_id": payment_id,
             "orderId": order["_id"],
@@ -176,6 +178,10 @@ class Payments:
             "appliedEvents": [],
         }
         await self._store.insert_payment(payment)
+        if not await self._store.claim_order(order["_id"], payment_id, now):
+            await self._store.delete_pending_payment(payment_id)
+            await self._store.release_idempotency_key(key_id, payment_id)
+            raise await self._claim_refused(order["_id"])
         result = await self._processor.charge(
             reference=payment_id,
             card=card,
@@ -224,6 +230,10 @@ class Payments:
                 record = await self._store.find_idempotency_key(key_id)
                 if record is None or record["paymentId"] != payment_id:
                     return None
+                if record["createdAt"] < utcnow() - timedelta(seconds=self._settings.stale_payment_seconds):
+                    # Its request died before creating the payment: free the key.
+                    await self._store.release_idempotency_key(key_id, payment_id)
+                    return None
             if asyncio.get_running_loop().time() >= deadline:
                 raise Conflict("A payment with this idempotencyKey is still being processed; retry shortly.")
             await asyncio.sleep(pause)
@@ -266,9 +276,7 @@ class Payments:
     async def refund_cancelled_order(self, order: Document, event: Event) -> None:
         """Refunds in full every captured payment of a cancelled order, once per event."""
         payments = (await self._store.payments_by_order_ids([order["_id"]])).get(order["_id"], [])
-        claim = order.get("capturingPaymentId")
-        unsettled = [p["_id"] for p in payments if p["status"] == PENDING]
-        if unsettled or (claim is not None and claim not in {p["_id"] for p in payments}):
+        if any(p["status"] == PENDING for p in payments):
             raise PaymentInFlight(f"order {order['_id']} has a charge in flight; refunding once it settles")
         for payment in payments:
             await self._refund_rest(payment, event)
@@ -318,7 +326,7 @@ class Payments:
         return await self._store.purge_idempotency_keys(utcnow() - retention)
 
     async def recover_interrupted(self) -> None:
-        """Settles charges a crash left PENDING, and frees claims no payment holds."""
+        """Settles charges a crash left PENDING, and frees claims of FAILED payments."""
         stale_before = utcnow() - timedelta(seconds=self._settings.stale_payment_seconds)
         for payment in await self._store.pending_payments_older_than(stale_before):
             order = (await self._store.orders_by_ids([payment["orderId"]])).get(payment["orderId"])
@@ -330,10 +338,9 @@ class Payments:
             log.warning("recovering interrupted payment %s", payment["_id"])
             await self._settle(payment, order, decline_reason, traceparent=None)
         for order in await self._store.claims_older_than(stale_before):
-            payment_id = order["capturingPaymentId"]
-            holder = await self._store.find_payment(payment_id)
-            if holder is None or holder["status"] == FAILED:
-                log.warning("releasing stale claim of order %s by payment %s", order["_id"], payment_id)
-                await self._store.release_order_claim(order["_id"], payment_id, utcnow())
-                if holder is None:
-                    await self._store.release_idempotency_keys_of(payment_id)
+            holder = await self._store.find_payment(order["capturingPaymentId"])
+            if holder is not None and holder["status"] == FAILED:
+                log.warning(
+                    "releasing the claim of failed payment %s on order %s", holder["_id"], order["_id"]
+                )
+                await self._store.release_order_claim(order["_id"], holder["_id"], utcnow())

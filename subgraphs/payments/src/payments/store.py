@@ -126,9 +126,6 @@ class PaymentStore:
     async def release_idempotency_key(self, key_id: str, payment_id: str) -> None:
         await self.idempotency_keys.delete_one({"_id": key_id, "paymentId": payment_id})
 
-    async def release_idempotency_keys_of(self, payment_id: str) -> None:
-        await self.idempotency_keys.delete_many({"paymentId": payment_id})
-
     async def purge_idempotency_keys(self, created_before: datetime) -> int:
         result = await self.idempotency_keys.delete_many({"createdAt": {"$lt": created_before}})
         return result.deleted_count
@@ -137,6 +134,10 @@ class PaymentStore:
 
     async def insert_payment(self, payment: Document) -> None:
         await self.payments.insert_one(payment)
+
+    async def delete_pending_payment(self, payment_id: str) -> None:
+        """Undoes the insert of a payment that was refused before any charge."""
+        await self.payments.delete_one({"_id": payment_id, "status": PENDING})
 
     async def settle_payment(self, payment_id: str, changes: Document, event: Event) -> Document | None:
         """Moves a PENDING payment to its outcome, with the outcome's event, in one write."""
