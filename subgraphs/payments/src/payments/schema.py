@@ -46,7 +46,7 @@ class User:
 
     @strawberry.field
     async def payments(
-        self, info: Info, first: int | None = 20, after: str | None = None
+        self, info: Info, first: int | None = DEFAULT_PAGE_SIZE, after: str | None = None
     ) -> "PaymentConnection":
         require_owner(info.context.principal(), str(self.id), "user's payment history")
         limit = page_size(DEFAULT_PAGE_SIZE if first is None else first)
