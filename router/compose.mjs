@@ -78,8 +78,10 @@ function compose(services) {
       "Fix the subgraph schemas above (then `make compose`).",
     ]);
   }
-  for (const hint of result.hints) {
-    console.error(`hint ${hint.definition.code}: ${hint.message}`);
+  if (options.check) {
+    if (result.hints.length > 0) console.log(`${result.hints.length} composition hint(s): see \`make compose\``);
+  } else {
+    for (const hint of result.hints) console.error(`hint ${hint.definition.code}: ${hint.message}`);
   }
   const apiSchema = lexicographicSortSchema(result.schema.toAPISchema().toGraphQLJSSchema());
   return { supergraphSdl: result.supergraphSdl + "\n", apiSdl: printSchema(apiSchema) + "\n" };
