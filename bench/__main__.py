@@ -207,6 +207,7 @@ def main() -> int:
         )
         suite = Suite(settings, k6, pids, log)
         scenarios: dict[str, Any] = {}
+        idle = suite.idle()
         run_scenario("routerOverhead", scenarios, suite.router_overhead)
         run_scenario(
             "routerVsGateway", scenarios, with_context(lambda _: suite.router_vs_gateway(gateway_available))
@@ -231,6 +232,7 @@ def main() -> int:
             "seed": {
                 key: seed[key] for key in ("plan", "seconds", "phaseSeconds", "counts", "failures", "skipped")
             },
+            "idle": idle,
             "scenarios": scenarios,
             "notes": notes,
         }

@@ -44,6 +44,7 @@ class Durations:
     step: int
     max_steps: int
     growth_iterations: int
+    growth: int  # at most this long for the iterations of one N
     probe_requests: int
 
     @classmethod
@@ -51,12 +52,13 @@ class Durations:
         return cls(
             warmup=5,
             overhead=20,
-            details=30,
+            details=20,
             mix=60,
-            step=20,
-            max_steps=6,
+            step=15,
+            max_steps=5,
             growth_iterations=200,
-            probe_requests=30,
+            growth=20,
+            probe_requests=20,
         )
 
     @classmethod
@@ -69,6 +71,7 @@ class Durations:
             step=8,
             max_steps=3,
             growth_iterations=40,
+            growth=10,
             probe_requests=10,
         )
 
@@ -137,7 +140,7 @@ class Settings:
             router_profile=env("BENCH_ROUTER_PROFILE", "prod"),
             password_hash_profile=env("BENCH_PASSWORD_HASH_PROFILE", "CHEAPEST"),
             # Placing and paying stop here; deliveries get a bounded wait after it.
-            seed_seconds=float(env("BENCH_SEED_SECONDS", "180" if quick else "480")),
+            seed_seconds=float(env("BENCH_SEED_SECONDS", "150" if quick else "360")),
         )
 
     def stack_env(self) -> dict[str, str]:

@@ -246,16 +246,19 @@ def store_totals(deltas: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
 
 
 def commands_per_request(
-    counters: StoreCounters, send: Callable[[], None], requests: int
+    counters: StoreCounters, send: Callable[[], None], requests: int, max_seconds: float
 ) -> PerRequestCommands:
-    """Sends `requests` requests one at a time and reads every counter around each.
+    """Sends requests one at a time (at most `requests`, `max_seconds`), reading every counter around each.
 
     Background work (outbox relays polling every 0.2 s) lands in a few of the
     windows; the median over all requests is the cost of the request itself.
     """
     per_request: list[dict[str, float]] = []
     commands: dict[str, dict[str, float]] = {}
+    deadline = time.monotonic() + max_seconds
     for _ in range(requests):
+        if per_request and time.monotonic() > deadline:
+            break
         before = counters.snapshot()
         send()
         deltas = counters.snapshot().minus(before)

@@ -210,6 +210,22 @@ def render(results: Mapping[str, Any]) -> str:
     elif mix:
         out += ["## 4. Mixed shop traffic", "", f"Failed: {mix.get('error')}", ""]
 
+    idle = results.get("idle")
+    if idle:
+        out += [f"## Background load ({idle['seconds']:g} s without traffic, after seeding)", ""]
+        out += _table(
+            ["process", "CPU s", "share of one core", "peak RSS MiB"],
+            [
+                [
+                    name,
+                    f"{u['cpuSeconds']:.2f}",
+                    f"{100 * u['cpuSeconds'] / idle['seconds']:.0f} %",
+                    f"{u['peakRssMiB']:.0f}",
+                ]
+                for name, u in idle["processes"].items()
+            ],
+        )
+
     seed = results.get("seed", {})
     if seed:
         counts = seed["counts"]

@@ -54,8 +54,10 @@ class SeedPlan:
     heavy_orders_each: int
     decline_every: int = 20
     advance_every: int = 10  # every 10th delivery goes IN_TRANSIT, every 20th on to DELIVERED
-    concurrency: int = 24
-    batch: int = 25
+    # Small batches in few requests: a batch runs its mutations one after another
+    # in one subgraph request, which must end within the router's subgraph timeout.
+    concurrency: int = 8
+    batch: int = 5
 
     @classmethod
     def full(cls) -> "SeedPlan":
@@ -449,20 +451,24 @@ class Seeder:
         )
 
     def waves(self, customers: Sequence[SeedCustomer]) -> list[list[tuple[SeedCustomer, int, int]]]:
-        """Customers in groups of about WAVE_ORDERS orders, the heavy ones first.
+        """Customers in groups of about WAVE_ORDERS orders: each heavy customer with regular ones.
 
         Seeding wave by wave means that a run stopped by its deadline leaves
-        whole customers (registered, orders paid, deliveries scheduled).
+        whole customers (registered, orders paid, deliveries scheduled), and
+        already the first wave has both kinds the scenarios need.
         """
-        waves: list[list[tuple[SeedCustomer, int, int]]] = [[]]
-        first_index, in_wave = 0, 0
+        entries: list[tuple[SeedCustomer, int, int]] = []
+        first_index = 0
         for customer, count in zip(customers, self.plan.orders_per_customer(), strict=True):
-            if in_wave and in_wave + count > WAVE_ORDERS:
-                waves.append([])
-                in_wave = 0
-            waves[-1].append((customer, count, first_index))
-            in_wave += count
+            entries.append((customer, count, first_index))
             first_index += count
+        heavy, regular = entries[: self.plan.heavy_customers], entries[self.plan.heavy_customers :]
+        waves: list[list[tuple[SeedCustomer, int, int]]] = []
+        while heavy or regular:
+            wave = [heavy.pop(0)] if heavy else []
+            while regular and sum(count for _, count, _ in wave) + regular[0][1] <= WAVE_ORDERS:
+                wave.append(regular.pop(0))
+            waves.append(wave)
         return waves
 
     async def run(self) -> list[SeedCustomer]:

@@ -56,6 +56,19 @@ class Suite:
             self.log(f"      {sample}")
         return record
 
+    def idle(self, seconds: float = 5.0) -> dict[str, Any]:
+        """CPU the stack spends with no traffic at all (outbox relays, stream consumers)."""
+        self.log(f"  idle: {seconds:g} s without traffic")
+        with sampling(self.pids) as (_, usage):
+            time.sleep(seconds)
+        return {
+            "seconds": seconds,
+            "processes": {
+                name: {"cpuSeconds": round(u.cpu_seconds, 2), "peakRssMiB": round(u.peak_rss_mib, 1)}
+                for name, u in sorted(usage.items())
+            },
+        }
+
     def warm_up(self, script: str, label: str, env: Mapping[str, str | int]) -> None:
         self.k6.run(script, f"warmup-{label}", {**env, "DURATION": f"{self.durations.warmup}s"})
 
@@ -149,8 +162,9 @@ class Suite:
                         # A customer with fewer orders than N gets them all.
                         "EXPECTED_NODES": min(first, heavy["orders"]),
                         "ITERATIONS": self.durations.growth_iterations,
+                        "MAX_DURATION": f"{self.durations.growth}s",
                     }
-                    self.k6.run("cost_growth.js", f"warmup-growth-{first}", {**env, "ITERATIONS": 10})
+                    self.k6.run("cost_growth.js", f"warmup-growth-{first}", {**env, "ITERATIONS": 5})
                     record = self.measure("cost_growth.js", f"growth-{first}", self.settings.router_url, env)
                     body = {"query": operation("my_orders"), "variables": {"first": first}}
                     headers = {"Authorization": f"Bearer {heavy['token']}"}
@@ -163,7 +177,9 @@ class Suite:
                                 f"cost probe failed: {response.status_code} {response.text[:300]}"
                             )
 
-                    commands = commands_per_request(counters, send, self.durations.probe_requests)
+                    commands = commands_per_request(
+                        counters, send, self.durations.probe_requests, max_seconds=self.durations.growth
+                    )
                     record["first"] = first
                     record["expectedNodes"] = min(first, heavy["orders"])
                     record["storeCommandsPerRequest"] = asdict(commands)

@@ -24,7 +24,7 @@ const address = context.address;
 const RATE = Number(__ENV.RATE || 20);
 // Time between placing an order and paying it (typing the card details). The
 // order must also reach payments as an event before it can be paid.
-const CHECKOUT_THINK_SECONDS = Number(__ENV.CHECKOUT_THINK_SECONDS || 1);
+const CHECKOUT_THINK_SECONDS = Number(__ENV.CHECKOUT_THINK_SECONDS || 0.5);
 
 export const options = {
   scenarios: {
