@@ -1,3 +1,5 @@
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -35,7 +37,7 @@ async def test_relay_publishes_each_event_once_and_empties_the_outbox(
     await database.things.insert_one({"_id": "t1", "outbox": [first.to_doc()]})
     await database.things.update_one({"_id": "t1"}, {"$push": outbox_push(second)})
 
-    relay = OutboxRelay([database.things], redis, stream)
+    relay = OutboxRelay(database.things, redis, stream)
     assert await relay.relay_pending() == 2
     assert await relay.relay_pending() == 0
 
@@ -50,7 +52,7 @@ async def test_a_relay_that_died_before_removing_republishes(database: Database,
     # The first relay published, then died before it could remove the event.
     await publish(redis, stream, event)
 
-    await OutboxRelay([database.things], redis, stream).relay_pending()
+    await OutboxRelay(database.things, redis, stream).relay_pending()
 
     published = await read_events(redis, stream)
     assert [e.id for e in published] == [event.id, event.id]  # consumers dedupe by id
@@ -63,6 +65,30 @@ async def test_events_keep_their_content_through_the_outbox(database: Database, 
         "order.placed", {"total": {"amount": 1299, "currency": "USD"}}, "orders", traceparent="00-abc-01"
     )
     await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()]})
-    await OutboxRelay([database.things], redis, stream).relay_pending()
+    await OutboxRelay(database.things, redis, stream).relay_pending()
     [received] = await read_events(redis, stream)
     assert received == event
+
+
+async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
+    database: Database, redis: Redis
+) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    left_behind = Event("a.b", {"n": 1}, "test")  # by a process that crashed before relaying
+    await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()]})
+    relay = OutboxRelay(database.things, redis, stream, sweep_interval=3600)
+    task = asyncio.create_task(relay.run())
+    try:
+        fresh = Event("a.b", {"n": 2}, "test")
+        await database.things.insert_one({"_id": "new", "outbox": [fresh.to_doc()]})
+        relay.notify("new")
+        for _ in range(200):
+            if len(await read_events(redis, stream)) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert {event.id for event in await read_events(redis, stream)} == {left_behind.id, fresh.id}
+    assert await database.things.count_documents({"outbox.0": {"$exists": True}}) == 0

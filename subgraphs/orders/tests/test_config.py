@@ -20,7 +20,7 @@ def test_environment_overrides() -> None:
             "MONGODB_WRITE_POOL_SIZE": "8",
             "EVENTS_REDIS_URL": "redis://redis:6379/0",
             "JWKS_URL": "http://users:4001/.well-known/jwks.json",
-            "OUTBOX_POLL_SECONDS": "0.5",
+            "OUTBOX_SWEEP_SECONDS": "0.5",
         }
     )
     assert settings == Settings(
@@ -29,5 +29,5 @@ def test_environment_overrides() -> None:
         mongodb_write_pool_size=8,
         events_redis_url="redis://redis:6379/0",
         jwks_url="http://users:4001/.well-known/jwks.json",
-        outbox_poll_seconds=0.5,
+        outbox_sweep_seconds=0.5,
     )

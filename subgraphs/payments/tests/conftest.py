@@ -201,7 +201,7 @@ def settings(mongodb_uri: str, database_name: str, redis_url: str) -> Settings:
         events_redis_url=redis_url,
         order_wait_seconds=0.3,
         maintenance_interval_seconds=3600,
-        outbox_poll_seconds=0.05,
+        outbox_sweep_seconds=0.05,
     )
 
 

@@ -15,7 +15,7 @@ from shopkit.mongo import mongo_commands_sent
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # The relay then runs only when woken by a write: no polling during the counts.
-    return dataclasses.replace(settings, outbox_poll_seconds=3600)
+    return dataclasses.replace(settings, outbox_sweep_seconds=3600)
 
 
 async def commands_for(shop: Shop, query: str, variables: dict[str, Any], **who: Any) -> float:

@@ -39,10 +39,10 @@ def create_app(
     store = OrderStore(reads=database, writes=writer_database)
     events_redis = redis_client.connect(settings.events_redis_url)
     relay = OutboxRelay(
-        [store.orders_for_writing],
+        store.orders_for_writing,
         events_redis,
         stream_for(SERVICE),
-        idle_interval=settings.outbox_poll_seconds,
+        sweep_interval=settings.outbox_sweep_seconds,
     )
     consumer = StreamConsumer(
         events_redis,

@@ -16,10 +16,10 @@ class Settings:
     mongodb_write_pool_size: int = 1
     events_redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
-    # Every placeOrder/cancelOrder wakes the outbox relay at once; this idle poll
-    # only catches events left behind (a crash, Redis down), and each poll scans
-    # the orders collection on FerretDB, so it is not frequent.
-    outbox_poll_seconds: float = 1.0
+    # placeOrder/cancelOrder hand the relay the order's id, so their events leave at
+    # once; the sweep only catches events left behind (a crash, Redis down), and on
+    # FerretDB each sweep reads the whole orders collection, so it is rare.
+    outbox_sweep_seconds: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
@@ -32,5 +32,5 @@ class Settings:
             ),
             events_redis_url=env.get("EVENTS_REDIS_URL", defaults.events_redis_url),
             jwks_url=env.get("JWKS_URL", defaults.jwks_url),
-            outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", str(defaults.outbox_poll_seconds))),
+            outbox_sweep_seconds=float(env.get("OUTBOX_SWEEP_SECONDS", str(defaults.outbox_sweep_seconds))),
         )

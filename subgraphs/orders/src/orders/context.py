@@ -17,8 +17,8 @@ class Context:
     store: OrderStore
     # W3C trace context of the request, carried into the events it causes.
     traceparent: str | None
-    # Wakes the outbox relay so a new event is published without waiting for its next poll.
-    outbox_written: Callable[[], None]
+    # Tells the outbox relay which order just received events, to publish them at once.
+    outbox_written: Callable[[str], None]
 
 
 Info = strawberry.Info[Context, None]

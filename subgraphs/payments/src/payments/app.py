@@ -45,7 +45,7 @@ def create_app(
     events_redis = redis_client.connect(settings.events_redis_url)
     store = PaymentStore(reads=reads, writes=writes)
     relay = OutboxRelay(
-        [store.payments], events_redis, stream_for(SERVICE), idle_interval=settings.outbox_poll_seconds
+        store.payments, events_redis, stream_for(SERVICE), sweep_interval=settings.outbox_sweep_seconds
     )
     payments = Payments(store, processor or CardProcessor(), settings, outbox_written=relay.notify)
     consumer = StreamConsumer(

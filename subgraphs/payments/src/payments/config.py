@@ -25,8 +25,9 @@ class Settings:
     # A charge left PENDING this long was interrupted (a crash) and is recovered.
     stale_payment_seconds: float = 60.0
     maintenance_interval_seconds: float = 30.0
-    # The outbox relay is woken on every write; this poll only catches stragglers.
-    outbox_poll_seconds: float = 1.0
+    # Every write hands the outbox relay the payment's id; the sweep only catches
+    # events left behind by a crash (on FerretDB it reads the whole collection).
+    outbox_sweep_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.idempotency_retention_days < 1:
@@ -55,5 +56,5 @@ class Settings:
             maintenance_interval_seconds=float(
                 env.get("MAINTENANCE_INTERVAL_SECONDS", defaults.maintenance_interval_seconds)
             ),
-            outbox_poll_seconds=float(env.get("OUTBOX_POLL_SECONDS", defaults.outbox_poll_seconds)),
+            outbox_sweep_seconds=float(env.get("OUTBOX_SWEEP_SECONDS", defaults.outbox_sweep_seconds)),
         )

@@ -107,12 +107,12 @@ class Payments:
         store: PaymentStore,
         processor: CardProcessor,
         settings: Settings,
-        outbox_written: Callable[[], None] = lambda: None,
+        outbox_written: Callable[[str], None] = lambda payment_id: None,
     ) -> None:
         self._store = store
         self._processor = processor
         self._settings = settings
-        # Wakes the outbox relay so events leave without waiting for its poll.
+        # Tells the outbox relay which payment just received events, to publish them at once.
         self._outbox_written = outbox_written
 
     # --- payOrder -------------------------------------------------------------
@@ -213,7 +213,7 @@ class Payments:
             settled = await self._store.find_payment(payment["_id"])
             assert settled is not None, "payments are never deleted"
         else:
-            self._outbox_written()
+            self._outbox_written(payment["_id"])
         if settled["status"] == FAILED:
             await self._store.release_order_claim(order["_id"], payment["_id"], now)
         return settled
@@ -316,7 +316,7 @@ class Payments:
             applied_event_id=applied_event_id,
         )
         if updated is not None:
-            self._outbox_written()
+            self._outbox_written(updated["_id"])
         return updated
 
     # --- maintenance ----------------------------------------------------------

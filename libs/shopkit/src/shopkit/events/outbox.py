@@ -35,54 +35,75 @@ def outbox_push(*events: Event) -> dict[str, Any]:
 
 
 class OutboxRelay:
+    """Publishes outbox events: the documents it is told about at once, all others by sweeping.
+
+    The service calls `notify(collection, document_id)` right after a write
+    that pushed events, and the relay publishes that document's outbox with an
+    `_id` lookup. A sweep over every collection (at start, then every
+    `sweep_interval` seconds) catches what a crashed process left behind.
+    Sweeping is the expensive part: FerretDB's SQLite backend pushes down only
+    `_id` equality, so any other filter reads the whole collection.
+    """
+
     def __init__(
         self,
-        collections: list[Collection],
+        collection: Collection,
         redis: Redis,
         stream: str,
         *,
-        idle_interval: float = 0.2,
+        sweep_interval: float = 30.0,
         batch: int = 100,
     ) -> None:
-        self._collections = collections
+        self._collection = collection
         self._redis = redis
         self._stream = stream
-        self._idle_interval = idle_interval
+        self._sweep_interval = sweep_interval
         self._batch = batch
-        self._wakeup = asyncio.Event()
+        self._written: asyncio.Queue[Any] = asyncio.Queue()
 
-    def notify(self) -> None:
-        """Tells the relay that an event was just written, to skip the idle wait."""
-        self._wakeup.set()
+    def notify(self, document_id: Any) -> None:
+        """Tells the relay that this document's outbox just received events."""
+        self._written.put_nowait(document_id)
 
     async def run(self) -> None:
+        next_sweep = 0.0  # sweep at start: a previous process may have left events
+        loop = asyncio.get_running_loop()
         while True:
+            raise_if_cancelled()
             try:
-                relayed = await self.relay_pending()
+                if loop.time() >= next_sweep:
+                    await self.relay_pending()
+                    next_sweep = loop.time() + self._sweep_interval
+                with contextlib.suppress(TimeoutError):
+                    document_id = await asyncio.wait_for(
+                        self._written.get(), timeout=max(next_sweep - loop.time(), 0.0)
+                    )
+                    await self._relay({"_id": document_id})
             except asyncio.CancelledError:
                 raise
             except (PyMongoError, RedisError, OSError) as error:
+                # The sweep will find whatever this attempt left unpublished.
                 log.warning("outbox relay to %s paused: %s", self._stream, error)
-                relayed = 0
+                raise_if_cancelled()
                 await asyncio.sleep(1.0)
-            raise_if_cancelled()
-            if relayed == 0:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_interval)
+                next_sweep = 0.0
 
     async def relay_pending(self) -> int:
-        """Publishes every pending event once; returns how many it published."""
+        """Publishes every pending event of the collection; returns how many it published."""
         relayed = 0
-        for collection in self._collections:
-            cursor = collection.find(PENDING_FILTER, {OUTBOX_FIELD: 1}).limit(self._batch)
-            async for document in cursor:
-                for event_doc in document[OUTBOX_FIELD]:
-                    await publish(self._redis, self._stream, Event.from_doc(event_doc))
-                    # Pull the whole stored element: FerretDB's $pull matches by
-                    # equality only, and the element as read is equal to itself.
-                    await collection.update_one(
-                        {"_id": document["_id"]}, {"$pull": {OUTBOX_FIELD: event_doc}}
-                    )
-                    relayed += 1
+        while published := await self._relay(PENDING_FILTER):
+            relayed += published
+        return relayed
+
+    async def _relay(self, filter_: dict[str, Any]) -> int:
+        relayed = 0
+        collection = self._collection
+        cursor = collection.find(filter_, {OUTBOX_FIELD: 1}).limit(self._batch)
+        async for document in cursor:
+            for event_doc in document.get(OUTBOX_FIELD, []):
+                await publish(self._redis, self._stream, Event.from_doc(event_doc))
+                # Pull the whole stored element: FerretDB's $pull matches by
+                # equality only, and the element as read is equal to itself.
+                await collection.update_one({"_id": document["_id"]}, {"$pull": {OUTBOX_FIELD: event_doc}})
+                relayed += 1
         return relayed
