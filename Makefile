@@ -5,6 +5,8 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SUBGRAPHS := users orders payments delivery
+# Where `pip install uv` puts uv on a fresh machine (scripts/setup.sh), in case it is not on PATH.
+export PATH := $(PATH):$(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 STACK := uv run --frozen python scripts/stack.py
 
 .PHONY: help setup deps router up down status logs restart \

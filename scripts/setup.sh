@@ -13,6 +13,8 @@ scripts/apt-install.sh node nodejs npm
 if ! command -v uv > /dev/null; then
   echo "==> installing uv with pip"
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+  PATH="$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'):$PATH"
+  export PATH
 fi
 
 scripts/install-ferretdb.sh

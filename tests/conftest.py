@@ -19,10 +19,13 @@ Fixtures:
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,16 +62,30 @@ def make_test_stack_config() -> StackConfig:
     return replace(config, routers=TEST_ROUTERS)
 
 
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Holds an exclusive lock on the file: one test session at a time owns the test stack."""
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with lock_file.open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[test stack] another test session is using it; waiting for {lock_file}")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 @pytest.fixture(scope="session")
 def stack_control() -> Iterator[Stack]:
     stack = Stack(make_test_stack_config(), log=lambda line: print(f"[test stack] {line}"))
-    stack.shutdown()  # a previous session that crashed may have left it running
-    shutil.rmtree(stack.config.stack_dir, ignore_errors=True)
-    try:
-        stack.up()
-        yield stack
-    finally:
-        stack.shutdown()
+    with exclusive(stack.config.stack_dir.with_suffix(".lock")):
+        stack.shutdown()  # a previous session that crashed may have left it running
+        shutil.rmtree(stack.config.stack_dir, ignore_errors=True)
+        try:
+            stack.up()
+            yield stack
+        finally:
+            stack.shutdown()
 
 
 @pytest.fixture(scope="session", params=TEST_ROUTERS)
