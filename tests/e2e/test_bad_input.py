@@ -3,8 +3,9 @@
 from typing import Any
 
 import pytest
-from e2e.shop import DEFAULT_ADDRESS, Account, Shop, card, new_key
 from pymongo.database import Database
+
+from e2e.shop import DEFAULT_ADDRESS, Account, Shop, card, new_key
 
 GOOD_LINE = {"sku": "MUG-CER-350", "quantity": 1}
 
@@ -47,8 +48,6 @@ def my_order_ids(shop: Shop, customer: Account) -> list[str]:
 def test_bad_order_is_refused_and_nothing_is_stored(
     shop: Shop, customer: Account, orders_db: Database[dict[str, Any]], bad_input: dict[str, Any]
 ) -> None:
-    before = orders_db["orders"].count_documents({})
-
     result = shop.graph.run("PlaceOrder", {"input": bad_input}, token=customer.token)
 
     (error,) = result.failed_with("BAD_USER_INPUT")
@@ -56,7 +55,6 @@ def test_bad_order_is_refused_and_nothing_is_stored(
     assert result.data is None or result.data.get("placeOrder") is None
     assert my_order_ids(shop, customer) == []
     assert orders_db["orders"].count_documents({"customerId": customer.id}) == 0
-    assert orders_db["orders"].count_documents({}) >= before
 
 
 def test_placing_an_order_needs_a_token(shop: Shop) -> None:

@@ -12,17 +12,18 @@ from collections import Counter
 from typing import Any
 
 from e2e.shop import Shop, eventually
+from pymongo.database import Database
+from redis import Redis
+
 from faults.checks import (
     assert_one_delivery_each,
+    crash,
     deliveries_by_order,
     pay_all,
     place_and_pay,
     place_orders,
     wait_until_all_delivered,
 )
-from pymongo.database import Database
-from redis import Redis
-
 from stack import Stack
 
 BURST = 15
@@ -41,7 +42,7 @@ def test_delivery_killed_mid_burst_handles_each_event_once(
             return sum(1 for order_id in burst.order_ids if stored[order_id])
 
         eventually(handled, lambda count: count >= 1, "delivery to start on the burst", pause=0.02)
-        stack_control.kill("delivery")
+        crash(stack_control, "delivery")
     finally:
         stack_control.start("delivery")
 
@@ -75,7 +76,7 @@ def test_orders_killed_mid_burst_applies_each_payment_once(
             return orders_db["orders"].count_documents({"_id": {"$in": burst.order_ids}, "status": "PAID"})
 
         eventually(paid, lambda count: count >= 1, "orders to start on the burst", pause=0.02)
-        stack_control.kill("orders")
+        crash(stack_control, "orders")
     finally:
         stack_control.start("orders")
 
