@@ -85,3 +85,9 @@ test-e2e: deps ## only the end-to-end tests through the routers
 
 test: setup check-schema lint typecheck test-units test-root ## everything CI runs
 	@echo "==> all tests passed"
+
+# ---- benchmarks --------------------------------------------------------------
+
+.PHONY: bench
+bench: setup ## benchmark the graph on its own stack (var/bench-stack); BENCH_QUICK=1 for a short run; see docs/performance.md
+	@bench/run.sh
