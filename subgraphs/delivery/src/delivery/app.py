@@ -1,6 +1,5 @@
 """create_app(): the delivery subgraph with its Redis store, outbox relay and event consumer."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -13,7 +12,7 @@ from delivery.events import EventHandlers, OutboxRelay, consumer
 from delivery.loaders import Loaders
 from delivery.schema import schema
 from delivery.store import DeliveryStore
-from shopkit import redis_client
+from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.context import authenticate, traceparent
 from shopkit.http import create_app as create_subgraph_app
@@ -31,14 +30,14 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        tasks = [
-            asyncio.create_task(relay.run(), name="delivery-outbox-relay"),
-            asyncio.create_task(consumer(events_redis, handlers).run(), name="delivery-consumer"),
-        ]
+        workers = {
+            "delivery-outbox-relay": relay.run(),
+            "delivery-consumer": consumer(events_redis, handlers).run(),
+        }
         try:
-            yield
+            async with tasks.background(workers):
+                yield
         finally:
-            await _cancel(tasks)
             await store_redis.aclose()
             await events_redis.aclose()
 
@@ -63,17 +62,3 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         lifespan=lifespan,
         readiness={"redis": store_ready, "events": events_ready},
     )
-
-
-async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
-    """Cancels the tasks and waits for them to end.
-
-    Cancels again while any is still running: on Python 3.11, `asyncio.wait_for`
-    (which redis-py wraps around socket writes) can swallow a cancellation that
-    arrives just as the write completes, and the task would then run on.
-    """
-    pending = set(tasks)
-    while pending:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=0.5)

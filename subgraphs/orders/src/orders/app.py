@@ -1,6 +1,5 @@
 """The orders service as an ASGI app: stores, catalog seed, outbox relay, event consumer."""
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -14,7 +13,7 @@ from orders.loaders import create_loaders
 from orders.schema import schema
 from orders.seed import seed_catalog
 from orders.store import OrderStore
-from shopkit import http, mongo, redis_client
+from shopkit import http, mongo, redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.context import authenticate, traceparent
 from shopkit.events.envelope import stream_for
@@ -57,19 +56,14 @@ def create_app(
         await store.create_indexes()
         await seed_catalog(store)
         workers = (
-            [
-                asyncio.create_task(relay.run(), name="orders-outbox-relay"),
-                asyncio.create_task(consumer.run(), name="orders-event-consumer"),
-            ]
+            {"orders-outbox-relay": relay.run(), "orders-event-consumer": consumer.run()}
             if background_workers
-            else []
+            else {}
         )
         try:
-            yield
+            async with tasks.background(workers):
+                yield
         finally:
-            for worker in workers:
-                worker.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
             await events_redis.aclose()
             await client.close()
             await writer.close()

@@ -21,7 +21,7 @@ from payments.operations import Payments
 from payments.processor import CardProcessor
 from payments.schema import schema
 from payments.store import PaymentStore
-from shopkit import mongo, redis_client
+from shopkit import mongo, redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.events.envelope import stream_for
 from shopkit.events.outbox import OutboxRelay
@@ -59,19 +59,15 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.create_indexes()
-        tasks = [
-            asyncio.create_task(relay.run(), name="payments-outbox-relay"),
-            asyncio.create_task(consumer.run(), name="payments-orders-consumer"),
-            asyncio.create_task(
-                maintain(payments, settings.maintenance_interval_seconds), name="payments-maintenance"
-            ),
-        ]
+        workers = {
+            "payments-outbox-relay": relay.run(),
+            "payments-orders-consumer": consumer.run(),
+            "payments-maintenance": maintain(payments, settings.maintenance_interval_seconds),
+        }
         try:
-            yield
+            async with tasks.background(workers):
+                yield
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
             await events_redis.aclose()
             await read_client.close()
             await write_client.close()
