@@ -47,6 +47,7 @@ class K6Result:
     dropped_iterations: int
     seconds: float
     by_operation: dict[str, dict[str, Any]] = field(default_factory=dict)
+    by_target: dict[str, dict[str, Any]] = field(default_factory=dict)
     error_samples: list[str] = field(default_factory=list)
     exit_code: int = 0
 
@@ -64,15 +65,7 @@ def parse_summary(script: str, summary: Mapping[str, Any]) -> K6Result:
     metrics = summary["metrics"]
     requests = _metric(metrics, "http_reqs")
     iterations = _metric(metrics, "iterations")
-    by_operation: dict[str, dict[str, Any]] = {}
-    for name, metric in metrics.items():
-        if name.startswith("http_req_duration{op:"):
-            op = name.removeprefix("http_req_duration{op:").removesuffix("}")
-            by_operation.setdefault(op, {})["latency"] = Latency.from_trend(metric["values"]).__dict__
-            by_operation[op]["requests"] = int(metric["values"].get("count", 0))
-        elif name.startswith("shop_errors{op:"):
-            op = name.removeprefix("shop_errors{op:").removesuffix("}")
-            by_operation.setdefault(op, {})["errors"] = int(metric["values"].get("count", 0))
+    by_operation = _sub_metrics(metrics, "op")
     return K6Result(
         script=script,
         requests=int(requests.get("count", 0)),
@@ -84,7 +77,22 @@ def parse_summary(script: str, summary: Mapping[str, Any]) -> K6Result:
         dropped_iterations=int(_metric(metrics, "dropped_iterations").get("count", 0)),
         seconds=round(summary.get("state", {}).get("testRunDurationMs", 0.0) / 1000, 2),
         by_operation=by_operation,
+        by_target=_sub_metrics(metrics, "target"),
     )
+
+
+def _sub_metrics(metrics: Mapping[str, Any], tag: str) -> dict[str, dict[str, Any]]:
+    """Latency, requests and errors per value of one tag (`http_req_duration{op:products}`, ...)."""
+    by_value: dict[str, dict[str, Any]] = {}
+    for name, metric in metrics.items():
+        if name.startswith(f"http_req_duration{{{tag}:"):
+            value = name.removeprefix(f"http_req_duration{{{tag}:").removesuffix("}")
+            by_value.setdefault(value, {})["latency"] = Latency.from_trend(metric["values"]).__dict__
+            by_value[value]["requests"] = int(metric["values"].get("count", 0))
+        elif name.startswith(f"shop_errors{{{tag}:"):
+            value = name.removeprefix(f"shop_errors{{{tag}:").removesuffix("}")
+            by_value.setdefault(value, {})["errors"] = int(metric["values"].get("count", 0))
+    return by_value
 
 
 class K6:

@@ -44,6 +44,7 @@ REDIS_BACKGROUND_COMMANDS = frozenset(
         "config|get",
     }
 )
+BACKGROUND_WINDOW_SECONDS = 3.0
 METRIC_LINE = re.compile(r"^shopgraph_store_commands_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)$")
 LABEL = re.compile(r'(\w+)="([^"]*)"')
 
@@ -215,11 +216,14 @@ class StoreCounters:
 
 @dataclass
 class PerRequestCommands:
-    """Store commands caused by one request, by store; medians over many requests."""
+    """Store commands caused by one request, by store (see commands_per_request)."""
 
     samples: int
+    seconds_per_request: float
     median: dict[str, float] = field(default_factory=dict)
     mean: dict[str, float] = field(default_factory=dict)
+    background_per_second: dict[str, float] = field(default_factory=dict)
+    corrected_mean: dict[str, float] = field(default_factory=dict)
     by_command: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
@@ -245,47 +249,59 @@ def store_totals(deltas: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     return totals
 
 
+def background_rate(counters: StoreCounters, seconds: float) -> dict[str, float]:
+    """Store commands per second with no request in flight (outbox relays, consumers), by store."""
+    before = counters.snapshot()
+    started = time.monotonic()
+    time.sleep(seconds)
+    totals = store_totals(counters.snapshot().minus(before))
+    elapsed = time.monotonic() - started
+    return {key: value / elapsed for key, value in totals.items()}
+
+
 def commands_per_request(
     counters: StoreCounters, send: Callable[[], None], requests: int, max_seconds: float
 ) -> PerRequestCommands:
     """Sends requests one at a time (at most `requests`, `max_seconds`), reading every counter around each.
 
-    Background work (outbox relays polling every 0.2 s) lands in a few of the
-    windows; the median over all requests is the cost of the request itself.
+    The stack's background work (outbox relays polling their collections) lands
+    in some of the windows. Two estimates of a request's own cost are kept: the
+    median of the raw counts (exact when requests are short next to the relay's
+    poll interval), and the mean minus the background rate measured just before
+    times the request's duration.
     """
+    background = background_rate(counters, BACKGROUND_WINDOW_SECONDS)
     per_request: list[dict[str, float]] = []
+    durations: list[float] = []
     commands: dict[str, dict[str, float]] = {}
     deadline = time.monotonic() + max_seconds
     for _ in range(requests):
         if per_request and time.monotonic() > deadline:
             break
         before = counters.snapshot()
+        started = time.monotonic()
         send()
+        durations.append(time.monotonic() - started)
         deltas = counters.snapshot().minus(before)
         per_request.append(store_totals(deltas))
         for source, counts in deltas.items():
             for command, value in counts.items():
                 commands.setdefault(source, {}).setdefault(command, 0.0)
                 commands[source][command] += value
-    keys = sorted({key for sample in per_request for key in sample})
-    result = PerRequestCommands(samples=len(per_request))
+    keys = sorted({key for sample in per_request for key in sample} | set(background))
+    result = PerRequestCommands(
+        samples=len(per_request), seconds_per_request=round(statistics.fmean(durations), 3)
+    )
     for key in keys:
         values = [sample.get(key, 0.0) for sample in per_request]
         result.median[key] = statistics.median(values)
         result.mean[key] = round(statistics.fmean(values), 2)
+        result.background_per_second[key] = round(background.get(key, 0.0), 2)
+        corrected = statistics.fmean(values) - background.get(key, 0.0) * result.seconds_per_request
+        result.corrected_mean[key] = round(max(corrected, 0.0), 1)
+    samples = max(len(per_request), 1)
     result.by_command = {
-        source: {
-            command: round(value / max(len(per_request), 1), 2) for command, value in sorted(counts.items())
-        }
+        source: {command: round(value / samples, 2) for command, value in sorted(counts.items())}
         for source, counts in commands.items()
     }
     return result
-
-
-def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.5) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(interval)
-    return condition()

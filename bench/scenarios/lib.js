@@ -41,14 +41,14 @@ export function perOperationThresholds(ops) {
   return thresholds;
 }
 
-export function gql(url, query, variables, { op, token, expect }) {
+export function gql(url, query, variables, { op, token, expect, tags = {} }) {
   const headers = { 'Content-Type': 'application/json' };
   if (token) {
     headers.Authorization = `Bearer ${token}`;
   }
   const response = http.post(url, JSON.stringify({ query, variables }), {
     headers,
-    tags: { op },
+    tags: { op, ...tags },
     timeout: '10s',
   });
   let body = null;
@@ -62,9 +62,9 @@ export function gql(url, query, variables, { op, token, expect }) {
     'HTTP 200': (r) => r.status === 200,
     'no GraphQL errors': () => body !== null && !body.errors,
     'expected shape': () => data !== null && expect(data) === true,
-  }, { op });
+  }, { op, ...tags });
   if (!ok) {
-    shopErrors.add(1, { op });
+    shopErrors.add(1, { op, ...tags });
     if (loggedErrors < MAX_LOGGED_ERRORS_PER_VU) {
       loggedErrors += 1;
       const text = String(response.body || response.error || '').slice(0, 300);
