@@ -271,9 +271,12 @@ class Stack:
         for program in programs:
             self.wait_healthy(program)
 
+    def _ports(self, program: str) -> list[str]:
+        """The names (keys of config.ports) of the ports the program listens on."""
+        return [program, f"{program}_health"] if program in ROUTERS else [program]
+
     def _check_ports_free(self, program: str) -> None:
-        names = [program, f"{program}_health"] if program in ROUTERS else [program]
-        for name in names:
+        for name in self._ports(program):
             port = self.config.ports[name]
             if _port_open(port):
                 variable = f"{name.upper()}_PORT"
@@ -282,16 +285,24 @@ class Stack:
                     f"(another stack, or a system service): stop it, or set {variable}."
                 )
 
+    def _wait_ports_closed(self, program: str) -> None:
+        # supervisord reports a program gone when its own child exited; a grandchild
+        # (the service under `uv run`) may still be exiting and holding its port.
+        ports = [self.config.ports[name] for name in self._ports(program)]
+        self._wait(f"{program} to release its ports", lambda: not any(map(_port_open, ports)), None)
+
     def stop(self, *programs: str) -> None:
         for program in programs:
             if self.state(program) in ("RUNNING", "STARTING", "BACKOFF"):
                 self.log(f"==> stopping {program}")
                 self._rpc().supervisor.stopProcess(program, True)
+                self._wait_ports_closed(program)
 
     def kill(self, program: str) -> None:
         """SIGKILLs the program's whole process group (a crash, not a shutdown) and waits until it is gone."""
         os.killpg(self.pid(program), signal.SIGKILL)
         self._wait(f"{program} to die", lambda: self.state(program) in ("EXITED", "STOPPED", "FATAL"), None)
+        self._wait_ports_closed(program)
 
     def restart(self, program: str) -> None:
         self.stop(program)
