@@ -22,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -78,7 +79,9 @@ def exclusive(lock_file: Path) -> Iterator[None]:
 @pytest.fixture(scope="session")
 def stack_control() -> Iterator[Stack]:
     stack = Stack(make_test_stack_config(), log=lambda line: print(f"[test stack] {line}"))
-    with exclusive(stack.config.stack_dir.with_suffix(".lock")):
+    # The test stack's ports are the machine's: the lock is too, across clones of the repository.
+    lock_file = Path(tempfile.gettempdir()) / f"shopgraph-test-stack-{stack.config.ports['router']}.lock"
+    with exclusive(lock_file):
         stack.shutdown()  # a previous session that crashed may have left it running
         shutil.rmtree(stack.config.stack_dir, ignore_errors=True)
         try:
