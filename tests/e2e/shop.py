@@ -281,10 +281,12 @@ class Shop:
     def paid_order(
         self, customer: Account, items: list[dict[str, Any]] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
-        """An order placed and paid with the good card: (order, payment)."""
+        """An order placed and paid with the good card, once orders has seen the payment
+        (status PAID): (order as placed, payment)."""
         order = self.place_order(customer, items)
         payment = self.pay_ok(customer, order["id"])
         assert payment["status"] == "CAPTURED", payment
+        self.wait_for_order(customer.token, order["id"], lambda o: o["status"] == "PAID", "PAID")
         return order, payment
 
 
