@@ -7,6 +7,7 @@ accepts it without a licence and keeps introspection off. The same is checked
 for Apollo Gateway's production mode.
 """
 
+import json
 import os
 import socket
 import subprocess
@@ -19,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from stack import REPO_ROOT, ROUTER_BIN
+from stack import REPO_ROOT, ROUTER_BIN, VERSIONS
 
 PROFILES = {"prod": REPO_ROOT / "router/router.yaml", "dev": REPO_ROOT / "router/router.dev.yaml"}
 SUPERGRAPH = REPO_ROOT / "router/supergraph.graphql"
@@ -156,3 +157,14 @@ def test_production_profile_starts_without_a_licence_and_hides_the_schema(produc
     ).json()
     assert introspection.get("data") in (None, {"__schema": None})
     assert introspection["errors"]
+
+
+def test_pinned_versions_agree() -> None:
+    """scripts/versions.sh, supergraph.yaml and router/package.json pin one federation version."""
+    federation = VERSIONS["FEDERATION_VERSION"]
+    supergraph_config = yaml.safe_load((REPO_ROOT / "supergraph.yaml").read_text())
+    assert supergraph_config["federation_version"] == f"={federation}"
+    dependencies = json.loads((REPO_ROOT / "router/package.json").read_text())["dependencies"]
+    for package in ("@apollo/composition", "@apollo/federation-internals", "@apollo/gateway"):
+        assert dependencies[package] == federation, package
+    assert ROUTER_BIN.parent.parent.name == f"apollo-router-{VERSIONS['ROUTER_VERSION']}"
