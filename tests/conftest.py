@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 import pytest
-from harness import Accounts, GraphQL, post_graphql
 
+from harness import Accounts, GraphQL, post_graphql
 from stack import ROUTERS, Stack, StackConfig
 
 TEST_STACK_ENV = {

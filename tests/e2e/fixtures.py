@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e.shop import Account, Graph, Shop, sign_in
 from pymongo import MongoClient
 from pymongo.database import Database
 from redis import Redis
 
+from e2e.shop import Account, Graph, Shop, sign_in
 from stack import Stack
 
 SUBGRAPHS = ("users", "orders", "payments", "delivery")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from e2e.shop import Account, Graph, Result, Shop
 
 

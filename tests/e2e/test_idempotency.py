@@ -7,8 +7,9 @@ MongoDB (the test stack's FerretDB), not only through the graph.
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
-from e2e.shop import CARD_DECLINED, Account, Graph, Result, Shop, card, new_key
 from pymongo.database import Database
+
+from e2e.shop import CARD_DECLINED, Account, Graph, Result, Shop, card, new_key
 
 CONCURRENT_DUPLICATES = 20
 

@@ -24,6 +24,7 @@ from collections.abc import Mapping
 
 import httpx
 import pytest
+
 from e2e.shop import Account, Shop
 
 MANY_ORDERS = 30

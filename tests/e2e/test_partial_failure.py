@@ -9,8 +9,8 @@ The stack is always restored, whatever happens.
 
 import httpx
 import pytest
-from e2e.shop import Account, Result, Shop, eventually
 
+from e2e.shop import Account, Result, Shop, eventually
 from stack import Stack
 
 FAILED = "delivery"

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from e2e.shop import CARD_DECLINED, Shop
 from jsonschema import Draft202012Validator, FormatChecker
 from redis import Redis
+
+from e2e.shop import CARD_DECLINED, Shop
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "events" / "schemas"

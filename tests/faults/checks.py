@@ -14,10 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, cast
 
-from e2e.shop import Account, Shop, eventually
 from pymongo.database import Database
 from redis import Redis
 
+from e2e.shop import Account, Shop, eventually
 from stack import Stack
 
 DELIVERY_KEY = re.compile(r"delivery:[0-9a-f]{32}")

@@ -11,10 +11,10 @@ the stream and through the graph), each order PAID once.
 from collections import Counter
 from typing import Any
 
-from e2e.shop import Shop, eventually
 from pymongo.database import Database
 from redis import Redis
 
+from e2e.shop import Shop, eventually
 from faults.checks import (
     assert_one_delivery_each,
     crash,

@@ -5,11 +5,11 @@ back null, with an error); once delivery is back, every order paid meanwhile
 gets exactly one delivery.
 """
 
-from e2e.shop import Shop
-from faults.checks import assert_one_delivery_each, charges_by_order, place_and_pay, wait_until_all_delivered
 from pymongo.database import Database
 from redis import Redis
 
+from e2e.shop import Shop
+from faults.checks import assert_one_delivery_each, charges_by_order, place_and_pay, wait_until_all_delivered
 from stack import Stack
 
 BURST = 10

@@ -7,10 +7,10 @@ nothing is charged twice.
 
 from typing import Any
 
-from e2e.shop import Shop, card, new_key
-from faults.checks import Burst, charges_by_order, wait_until_all_delivered
 from pymongo.database import Database
 
+from e2e.shop import Shop, card, new_key
+from faults.checks import Burst, charges_by_order, wait_until_all_delivered
 from stack import Stack
 
 ORDERS = 5

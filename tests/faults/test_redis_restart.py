@@ -8,6 +8,9 @@ charged once, with exactly one delivery.
 import threading
 from typing import Any
 
+from pymongo.database import Database
+from redis import Redis
+
 from e2e.shop import Shop, eventually
 from faults.checks import (
     assert_one_delivery_each,
@@ -16,9 +19,6 @@ from faults.checks import (
     place_orders,
     wait_until_all_delivered,
 )
-from pymongo.database import Database
-from redis import Redis
-
 from stack import Stack
 
 BURST = 15

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from static_support import (
     COMPOSE_FILE,
     GOCHECK,

@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 import yaml
 from dockerfile_model import parse
+
 from static_support import (
     COMPOSE_FILE,
     GOCHECK,

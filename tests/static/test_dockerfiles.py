@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from dockerfile_model import Instruction, Stage, parse
+
 from static_support import REPO, Subgraph
 
 SUBGRAPHS = ["users", "orders", "payments", "delivery"]
