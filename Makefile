@@ -67,14 +67,13 @@ lint: deps ## ruff over every Python project
 	@uv run --frozen ruff check .
 
 typecheck: deps ## mypy --strict, each project in its own environment
-	@for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
-	  echo "==> mypy $$project"; (cd $$project && uv run --frozen mypy src tests); done
-	@echo "==> mypy (root: tests, scripts)"
-	@uv run --frozen mypy
+	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
+	  echo "==> mypy $$project"; (cd $$project && uv run --frozen mypy src tests) || status=1; done; \
+	echo "==> mypy (root: tests, scripts)"; uv run --frozen mypy || status=1; exit $$status
 
 test-units: deps ## each service's tests and shopkit's, against real stores
-	@for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
-	  echo "==> pytest $$project"; (cd $$project && uv run --frozen pytest -q); done
+	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
+	  echo "==> pytest $$project"; (cd $$project && uv run --frozen pytest -q) || status=1; done; exit $$status
 
 test-root: deps ## the root tests: schema checks, router config, end to end through both routers
 	@echo "==> pytest tests/ (root)"
