@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from static_support import (
+from static.static_support import (
     COMPOSE_FILE,
     GOCHECK,
     Subgraph,

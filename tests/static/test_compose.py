@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 import yaml
-from dockerfile_model import parse
 
-from static_support import (
+from static.dockerfile_model import parse
+from static.static_support import (
     COMPOSE_FILE,
     GOCHECK,
     PRODUCTION_OVERRIDE,

@@ -13,9 +13,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-from dockerfile_model import Instruction, Stage, parse
 
-from static_support import REPO, Subgraph
+from static.dockerfile_model import Instruction, Stage, parse
+from static.static_support import REPO, Subgraph
 
 SUBGRAPHS = ["users", "orders", "payments", "delivery"]
 PYTHON_BASE = re.compile(r"python:(?P<minor>3\.\d+)\.\d+-slim-bookworm")

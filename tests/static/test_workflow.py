@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from static_support import REPO, WORKFLOW, find_go
+from static.static_support import REPO, WORKFLOW, find_go
 
 SHA_PINNED = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}")
 INSTALL_ACTIONLINT = REPO / "scripts" / "install-actionlint.sh"
