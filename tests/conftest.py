@@ -35,6 +35,9 @@ import pytest
 from harness import Accounts, GraphQL, post_graphql
 from stack import ROUTERS, Stack, StackConfig
 
+# The fixtures the end-to-end, fault and event suites share (shop, stores, URLs).
+pytest_plugins = ["e2e.fixtures"]
+
 TEST_STACK_ENV = {
     "STACK_DIR": "var/test-stack",
     "ROUTER_PROFILE": "dev",  # subgraph errors are asserted on, so they must not be redacted
