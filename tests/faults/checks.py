@@ -7,7 +7,6 @@ MongoDB, events on the streams. A duplicate anywhere is a failure.
 
 import json
 import re
-import socket
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +17,6 @@ from pymongo.database import Database
 from redis import Redis
 
 from e2e.shop import Account, Shop, eventually
-from stack import Stack
 
 DELIVERY_KEY = re.compile(r"delivery:[0-9a-f]{32}")
 DELIVERY_STREAM = "shopgraph.events.delivery"
@@ -33,28 +31,6 @@ class Burst:
     @property
     def order_ids(self) -> list[str]:
         return [order_id for _, order_id in self.orders]
-
-
-def crash(stack: Stack, program: str) -> None:
-    """SIGKILLs a program and waits until its port is free again.
-
-    `Stack.kill` returns once supervisord saw the program's process exit, which
-    can be a moment before the kernel has torn down the rest of its process group
-    and closed its listening socket; starting it again in that moment is refused
-    ("port taken by another process")."""
-    stack.kill(program)
-    port = stack.config.ports[program]
-    eventually(
-        lambda: _listening(port), lambda listening: not listening, f"port {port} of {program} to close"
-    )
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
 
 
 def place_orders(shop: Shop, count: int, customers: int = 3) -> Burst:

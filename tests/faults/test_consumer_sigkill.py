@@ -17,7 +17,6 @@ from redis import Redis
 from e2e.shop import Shop, eventually
 from faults.checks import (
     assert_one_delivery_each,
-    crash,
     deliveries_by_order,
     pay_all,
     place_and_pay,
@@ -42,7 +41,7 @@ def test_delivery_killed_mid_burst_handles_each_event_once(
             return sum(1 for order_id in burst.order_ids if stored[order_id])
 
         eventually(handled, lambda count: count >= 1, "delivery to start on the burst", pause=0.02)
-        crash(stack_control, "delivery")
+        stack_control.kill("delivery")
     finally:
         stack_control.start("delivery")
 
@@ -76,7 +75,7 @@ def test_orders_killed_mid_burst_applies_each_payment_once(
             return orders_db["orders"].count_documents({"_id": {"$in": burst.order_ids}, "status": "PAID"})
 
         eventually(paid, lambda count: count >= 1, "orders to start on the burst", pause=0.02)
-        crash(stack_control, "orders")
+        stack_control.kill("orders")
     finally:
         stack_control.start("orders")
 
