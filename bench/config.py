@@ -83,8 +83,8 @@ class Settings:
     durations: Durations
     quick: bool
     details_vus: int
-    mix_rate: int
-    mix_start_rate: int
+    mix_rate: float | None  # visits/s of the fixed-rate run; None: chosen from the step search
+    mix_start_rate: float
     start_stack: bool
     keep_stack: bool
     results_dir: Path
@@ -108,7 +108,17 @@ class Settings:
 
     @property
     def redis_url(self) -> str:
+        """The events Redis (database 0), as scripts/stack.py configures it."""
         return f"redis://127.0.0.1:{self.ports.redis}/0"
+
+    @property
+    def delivery_redis_url(self) -> str:
+        """The delivery service's store (database 1 of the same redis-server)."""
+        return f"redis://127.0.0.1:{self.ports.redis}/1"
+
+    @property
+    def mongodb_uri(self) -> str:
+        return f"mongodb://127.0.0.1:{self.ports.ferretdb}/"
 
     @property
     def seed_file(self) -> Path:
@@ -132,8 +142,8 @@ class Settings:
             durations=Durations.quick() if quick else Durations.full(),
             quick=quick,
             details_vus=int(env("BENCH_DETAILS_VUS", "8")),
-            mix_rate=int(env("BENCH_MIX_RATE", "20")),
-            mix_start_rate=int(env("BENCH_MIX_START_RATE", "10")),
+            mix_rate=float(env("BENCH_MIX_RATE", "")) if env("BENCH_MIX_RATE") else None,
+            mix_start_rate=float(env("BENCH_MIX_START_RATE", "2")),
             start_stack=not _flag("BENCH_USE_RUNNING_STACK"),
             keep_stack=_flag("BENCH_KEEP_STACK"),
             results_dir=Path(env("BENCH_RESULTS_DIR", str(BENCH_DIR / "results"))),

@@ -2,7 +2,9 @@
 
     uv run --project bench python -m bench.store_probe [--uri mongodb://127.0.0.1:27217/]
 
-Two measurements against a throwaway database (dropped afterwards):
+`make bench` calls `seeded_query_costs` on the seeded data set (what one query
+costs at the bench's own data size, with the plan SQLite chose). Run on its own,
+it makes two measurements against a throwaway database (dropped afterwards):
 1. query cost by collection size: the FerretDB process's CPU time per `find`
    with an equality filter on a secondary field, on `_id`, and `_id: {$in: [...]}`
    (what a DataLoader sends), for 100, 1,000 and 3,000 order-sized documents;
@@ -85,6 +87,62 @@ def query_cost(uri: str, server: psutil.Process) -> list[dict[str, Any]]:
                 print(rows[-1], flush=True)
         client.drop_database(DATABASE)
     return rows
+
+
+def _timed_queries(
+    collection: Any, server: psutil.Process, filters: dict[str, dict[str, Any]]
+) -> list[dict[str, Any]]:
+    rows = []
+    documents = collection.estimated_document_count()
+    for name, query in filters.items():
+        cpu_before, started = cpu_seconds(server), time.perf_counter()
+        for _ in range(REPEATS):
+            list(collection.find(query))
+        rows.append(
+            {
+                "collection": f"{collection.database.name}.{collection.name}",
+                "documents": documents,
+                "query": name,
+                "serverCpuMsPerQuery": round(1000 * (cpu_seconds(server) - cpu_before) / REPEATS, 1),
+                "wallMsPerQuery": round(1000 * (time.perf_counter() - started) / REPEATS, 1),
+            }
+        )
+    return rows
+
+
+def seeded_query_costs(uri: str, server: psutil.Process) -> dict[str, Any]:
+    """What single queries cost on the seeded collections, measured one at a time on an idle stack."""
+    client: MongoClient[dict[str, Any]] = MongoClient(uri)
+    with client:
+        orders = client["orders"]["orders"]
+        payments = client["payments"]["payments"]
+        users = client["users"]["users"]
+        order = orders.find_one({}, {"customerId": 1})
+        other = orders.find_one({"_id": {"$ne": order["_id"]}}, {"_id": 1}) if order else None
+        payment = payments.find_one({}, {"orderId": 1})
+        user = users.find_one({}, {"_id": 1})
+        if not (order and other and payment and user):
+            return {"error": "the data set has no orders, payments or users"}
+        rows = _timed_queries(
+            orders,
+            server,
+            {
+                "_id equality": {"_id": order["_id"]},
+                "_id $in (2 ids)": {"_id": {"$in": [order["_id"], other["_id"]]}},
+                "customerId equality (indexed)": {"customerId": order["customerId"]},
+            },
+        )
+        rows += _timed_queries(
+            payments,
+            server,
+            {
+                "_id equality": {"_id": payment["_id"]},
+                "orderId $in (1 id, indexed)": {"orderId": {"$in": [payment["orderId"]]}},
+            },
+        )
+        rows += _timed_queries(users, server, {"_id equality": {"_id": user["_id"]}})
+        explained = client["orders"].command("explain", {"find": "orders", "filter": {"_id": order["_id"]}})
+        return {"queries": rows, "idEqualityPlan": explained.get("queryPlanner")}
 
 
 async def lost_updates(uri: str) -> dict[str, int]:

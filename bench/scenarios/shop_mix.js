@@ -21,7 +21,8 @@ const context = loadContext();
 const customers = new SharedArray('customers', () => context.customers.filter((c) => c.paidOrderIds.length > 0));
 const skus = context.skus;
 const address = context.address;
-const RATE = Number(__ENV.RATE || 20);
+// Visits per minute, so that rates under one visit a second can be asked for.
+const VISITS_PER_MINUTE = Number(__ENV.VISITS_PER_MINUTE || 60);
 // Time between placing an order and paying it (typing the card details). The
 // order must also reach payments as an event before it can be paid.
 const CHECKOUT_THINK_SECONDS = Number(__ENV.CHECKOUT_THINK_SECONDS || 0.5);
@@ -30,12 +31,12 @@ export const options = {
   scenarios: {
     shop: {
       executor: 'constant-arrival-rate',
-      rate: RATE,
-      timeUnit: '1s',
+      rate: VISITS_PER_MINUTE,
+      timeUnit: '1m',
       duration: __ENV.DURATION || '60s',
       gracefulStop: '5s',
-      preAllocatedVUs: Math.max(10, RATE * 2),
-      maxVUs: Math.max(50, RATE * 6),
+      preAllocatedVUs: Math.max(10, Math.ceil(VISITS_PER_MINUTE / 30)),
+      maxVUs: Math.max(50, Math.ceil(VISITS_PER_MINUTE / 10)),
     },
   },
   summaryTrendStats: SUMMARY_TREND_STATS,

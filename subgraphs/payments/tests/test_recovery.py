@@ -111,6 +111,30 @@ async def test_the_claim_of_a_failed_payment_is_released(shop: Shop, settings: S
     assert paid["data"]["payOrder"]["status"] == "CAPTURED"
 
 
+async def test_a_captured_payment_confirms_its_claim_so_recovery_never_reads_it_again(shop: Shop) -> None:
+    order_id = await shop.place_order("alice")
+
+    paid = await shop.pay(order_id, as_user="alice")
+
+    claim = await projection(shop, order_id)
+    assert claim["capturingPaymentId"] == paid["data"]["payOrder"]["id"]
+    assert "claimedAt" not in claim
+    assert await PaymentStore(reads=shop.db, writes=shop.db).claims_older_than(datetime.now(UTC)) == []
+
+
+async def test_the_claim_of_a_captured_payment_a_crash_left_unconfirmed_is_confirmed(
+    shop: Shop, settings: Settings
+) -> None:
+    order_id = await shop.place_order("alice")
+    await crashed_while_charging(shop, order_id, "t" * 32, "CAPTURED")
+
+    await repairer(shop, settings, CardProcessor()).recover_interrupted()
+
+    claim = await projection(shop, order_id)
+    assert claim["capturingPaymentId"] == "t" * 32
+    assert "claimedAt" not in claim
+
+
 async def test_a_key_whose_request_died_before_creating_its_payment_can_be_used(
     shop: Shop, settings: Settings
 ) -> None:

@@ -216,6 +216,8 @@ class Payments:
             self._outbox_written(payment["_id"])
         if settled["status"] == FAILED:
             await self._store.release_order_claim(order["_id"], payment["_id"], now)
+        else:
+            await self._store.confirm_order_claim(order["_id"], payment["_id"], now)
         return settled
 
     async def _await_settled(self, payment_id: str, key_id: str) -> Document | None:
@@ -326,7 +328,8 @@ class Payments:
         return await self._store.purge_idempotency_keys(utcnow() - retention)
 
     async def recover_interrupted(self) -> None:
-        """Settles charges a crash left PENDING, and frees claims of FAILED payments."""
+        """Settles charges a crash left PENDING, frees claims of FAILED payments and
+        confirms those of captured ones (a crash between settling and confirming)."""
         stale_before = utcnow() - timedelta(seconds=self._settings.stale_payment_seconds)
         for payment in await self._store.pending_payments_older_than(stale_before):
             order = (await self._store.orders_by_ids([payment["orderId"]])).get(payment["orderId"])
@@ -339,8 +342,12 @@ class Payments:
             await self._settle(payment, order, decline_reason, traceparent=None)
         for order in await self._store.claims_older_than(stale_before):
             holder = await self._store.find_payment(order["capturingPaymentId"])
-            if holder is not None and holder["status"] == FAILED:
+            if holder is None or holder["status"] == PENDING:
+                continue  # PENDING: settled by the loop above once it is stale
+            if holder["status"] == FAILED:
                 log.warning(
                     "releasing the claim of failed payment %s on order %s", holder["_id"], order["_id"]
                 )
                 await self._store.release_order_claim(order["_id"], holder["_id"], utcnow())
+            else:
+                await self._store.confirm_order_claim(order["_id"], holder["_id"], utcnow())

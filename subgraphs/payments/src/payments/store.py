@@ -103,7 +103,15 @@ class PaymentStore:
             {"$set": {"capturingPaymentId": None, "updatedAt": at}, "$unset": {"claimedAt": ""}},
         )
 
+    async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
+        """Marks the claim settled (its payment captured): recovery no longer looks at it."""
+        await self.orders.update_one(
+            {"_id": order_id, "capturingPaymentId": payment_id},
+            {"$set": {"updatedAt": at}, "$unset": {"claimedAt": ""}},
+        )
+
     async def claims_older_than(self, moment: datetime) -> list[Document]:
+        """Claims taken before `moment` and never confirmed nor released: their payment is in question."""
         cursor = self._read_orders.find({"capturingPaymentId": {"$ne": None}, "claimedAt": {"$lt": moment}})
         return [doc async for doc in cursor]
 

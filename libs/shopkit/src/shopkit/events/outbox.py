@@ -41,8 +41,8 @@ class OutboxRelay:
     that pushed events, and the relay publishes that document's outbox with an
     `_id` lookup. A sweep over every collection (at start, then every
     `sweep_interval` seconds) catches what a crashed process left behind.
-    Sweeping is the expensive part: FerretDB's SQLite backend pushes down only
-    `_id` equality, so any other filter reads the whole collection.
+    Sweeping is the expensive part: on FerretDB's SQLite backend any filter but
+    `_id` equality makes FerretDB decode every document of the collection.
     """
 
     def __init__(
