@@ -91,6 +91,7 @@ class Settings:
     router_profile: str
     password_hash_profile: str
     seed_seconds: float
+    external_mongodb_uri: str | None  # BENCH_MONGODB_URI: a MongoDB of its own for the bench, no FerretDB
 
     @property
     def router_url(self) -> str:
@@ -118,7 +119,7 @@ class Settings:
 
     @property
     def mongodb_uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.ports.ferretdb}/"
+        return self.external_mongodb_uri or f"mongodb://127.0.0.1:{self.ports.ferretdb}/"
 
     @property
     def seed_file(self) -> Path:
@@ -151,6 +152,7 @@ class Settings:
             password_hash_profile=env("BENCH_PASSWORD_HASH_PROFILE", "CHEAPEST"),
             # Placing and paying stop here; deliveries get a bounded wait after it.
             seed_seconds=float(env("BENCH_SEED_SECONDS", "150" if quick else "360")),
+            external_mongodb_uri=env("BENCH_MONGODB_URI") or None,
         )
 
     def stack_env(self) -> dict[str, str]:
@@ -175,4 +177,7 @@ class Settings:
             # profile that alone takes minutes of CPU here. Sign-up and sign-in
             # are not among the measured operations.
             "PASSWORD_HASH_PROFILE": self.password_hash_profile,
+            # The services' databases (users, orders, payments) are created there:
+            # give the bench a MongoDB nobody else uses.
+            "STACK_MONGODB_URI": self.external_mongodb_uri or "",
         }

@@ -78,6 +78,17 @@ class StackConfig:
     # Routers started by `up`. The dev stack runs one on the router port; the test
     # stack runs both on their own ports.
     routers: tuple[str, ...] = field(default=())
+    # STACK_MONGODB_URI: the services use this MongoDB and no FerretDB is started.
+    external_mongodb_uri: str | None = None
+
+    @property
+    def stores(self) -> tuple[str, ...]:
+        """The store programs `up` starts."""
+        return ("redis",) if self.external_mongodb_uri else STORES
+
+    @property
+    def mongodb_uri(self) -> str:
+        return self.external_mongodb_uri or f"mongodb://127.0.0.1:{self.ports['ferretdb']}/"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackConfig:
@@ -110,6 +121,7 @@ class StackConfig:
             admin_email=env.get("ADMIN_EMAIL", "admin@shopgraph.local"),
             admin_password=env.get("ADMIN_PASSWORD", "admin-password-change-me"),
             routers=(router,),
+            external_mongodb_uri=env.get("STACK_MONGODB_URI") or None,
         )
 
     def url(self, program: str) -> str:
@@ -142,7 +154,7 @@ class StackConfig:
             "ROUTER_CONFIG": router_config,
             "ROUTER_PROFILE": self.profile,
             **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
-            "MONGODB_URI": f"mongodb://127.0.0.1:{ports['ferretdb']}/",
+            "MONGODB_URI": self.mongodb_uri,
             "EVENTS_REDIS_URL": f"{redis}/0",
             "DELIVERY_REDIS_URL": f"{redis}/1",
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
@@ -339,7 +351,7 @@ class Stack:
 
     def check_prerequisites(self) -> None:
         missing = []
-        if not FERRETDB_BIN.exists():
+        if "ferretdb" in self.config.stores and not FERRETDB_BIN.exists():
             missing.append(f"FerretDB ({FERRETDB_BIN})")
         if "router" in self.config.routers and not ROUTER_BIN.exists():
             missing.append(f"the Apollo Router ({ROUTER_BIN})")
@@ -357,7 +369,7 @@ class Stack:
         for other in ROUTERS:
             if other not in self.config.routers:
                 self.stop(other)
-        self.start(*STORES)
+        self.start(*self.config.stores)
         self.start("users")
         self.start("orders", "payments", "delivery")
         self.start(*self.config.routers)
@@ -387,6 +399,8 @@ class Stack:
             lines.append(f"{'router metrics':<15} http://127.0.0.1:{config.ports['router_metrics']}/metrics")
         for subgraph in SUBGRAPHS:
             lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
+        if config.external_mongodb_uri:
+            lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI; no FerretDB)")
         lines.append(f"{'data and logs':<15} {config.stack_dir}")
         return lines
 
