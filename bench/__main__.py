@@ -28,6 +28,11 @@ from bench.seed import CUSTOMER_PASSWORD, SeedError, SeedPlan, address_for, ensu
 from bench.stack import BenchStack
 from bench.suite import Suite
 
+STORE_DESCRIPTIONS = {
+    "ferretdb-postgresql": "FerretDB on its PostgreSQL backend (BENCH_STORE=ferretdb-postgresql, default)",
+    "ferretdb-sqlite": "the stack's own FerretDB on SQLite, as in `make up` (BENCH_STORE=ferretdb-sqlite)",
+    "external": "the MongoDB at BENCH_MONGODB_URI",
+}
 CONTEXT_CUSTOMERS = 32
 LOGIN_CONCURRENCY = 4
 SEED_SUMMARY_KEYS = ("plan", "seconds", "phaseSeconds", "counts", "failures", "skipped")
@@ -166,6 +171,7 @@ def main() -> int:
         f"Users' password hashing uses the argon2 profile {settings.password_hash_profile} in the bench "
         "stack so that seeding a thousand accounts takes seconds; sign-up and sign-in are not measured.",
         "k6 runs on the same 2 cores as the stack; its CPU is listed as `k6 (load generator)`.",
+        f"The Mongo services store into {STORE_DESCRIPTIONS.get(settings.store, settings.store)}.",
     ]
     gateway_available = True
     if settings.start_stack:
@@ -198,8 +204,7 @@ def main() -> int:
                 "orders": ports.orders,
                 "payments": ports.payments,
                 "delivery": ports.delivery,
-                "ferretdb": ports.ferretdb,
-                "redis-server": ports.redis,
+                **settings.store_ports,
             }
         )
         log(
@@ -229,6 +234,7 @@ def main() -> int:
                 },
                 k6.version(),
             ),
+            "store": environment.store(settings.store, settings.mongodb_uri),
             "targets": targets(scenarios),
             "seed": {
                 key: seed[key] for key in ("plan", "seconds", "phaseSeconds", "counts", "failures", "skipped")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "bench"
+STORES = ("ferretdb-postgresql", "ferretdb-sqlite", "external")
 
 
 def _flag(name: str) -> bool:
@@ -29,7 +30,9 @@ class Ports:
     delivery: int = 4204
     gateway: int = 4210
     gateway_health: int = 8298
-    ferretdb: int = 27217
+    ferretdb: int = 27217  # the stack's own FerretDB (BENCH_STORE=ferretdb-sqlite)
+    ferretdb_postgresql: int = 27317  # BENCH_STORE=ferretdb-postgresql: FerretDB ...
+    postgresql: int = 27432  # ... and the PostgreSQL it stores into
     redis: int = 6579
 
 
@@ -91,7 +94,11 @@ class Settings:
     router_profile: str
     password_hash_profile: str
     seed_seconds: float
-    external_mongodb_uri: str | None  # BENCH_MONGODB_URI: a MongoDB of its own for the bench, no FerretDB
+    # What the Mongo services store into: "ferretdb-postgresql" (started by the
+    # bench), "ferretdb-sqlite" (the stack's own FerretDB, as in `make up`), or
+    # "external" (BENCH_MONGODB_URI: a MongoDB of its own for the bench).
+    store: str
+    external_mongodb_uri: str | None
 
     @property
     def router_url(self) -> str:
@@ -119,7 +126,21 @@ class Settings:
 
     @property
     def mongodb_uri(self) -> str:
-        return self.external_mongodb_uri or f"mongodb://127.0.0.1:{self.ports.ferretdb}/"
+        if self.external_mongodb_uri:
+            return self.external_mongodb_uri
+        if self.store == "ferretdb-postgresql":
+            return f"mongodb://127.0.0.1:{self.ports.ferretdb_postgresql}/"
+        return f"mongodb://127.0.0.1:{self.ports.ferretdb}/"
+
+    @property
+    def store_ports(self) -> dict[str, int]:
+        """The store processes on this machine to measure, by name."""
+        ports = {"redis-server": self.ports.redis}
+        if self.store == "ferretdb-postgresql":
+            ports.update(ferretdb=self.ports.ferretdb_postgresql, postgresql=self.ports.postgresql)
+        elif self.store == "ferretdb-sqlite":
+            ports["ferretdb"] = self.ports.ferretdb
+        return ports
 
     @property
     def seed_file(self) -> Path:
@@ -133,7 +154,12 @@ class Settings:
     def from_env(cls) -> "Settings":
         env = os.environ.get
         quick = _flag("BENCH_QUICK")
-        default_dir = "var/bench-stack-quick" if quick else "var/bench-stack"
+        external = env("BENCH_MONGODB_URI") or None
+        store = "external" if external else env("BENCH_STORE", "ferretdb-postgresql")
+        if store not in STORES:
+            raise SystemExit(f"BENCH_STORE must be one of {', '.join(STORES[:-1])}, not {store!r}")
+        # One data set per store: a seed recorded for one store says nothing of another.
+        default_dir = f"var/bench-{store}" + ("-quick" if quick else "")
         stack_dir = Path(env("BENCH_STACK_DIR", default_dir))
         if not stack_dir.is_absolute():
             stack_dir = REPO_ROOT / stack_dir
@@ -152,7 +178,8 @@ class Settings:
             password_hash_profile=env("BENCH_PASSWORD_HASH_PROFILE", "CHEAPEST"),
             # Placing and paying stop here; deliveries get a bounded wait after it.
             seed_seconds=float(env("BENCH_SEED_SECONDS", "150" if quick else "360")),
-            external_mongodb_uri=env("BENCH_MONGODB_URI") or None,
+            store=store,
+            external_mongodb_uri=external,
         )
 
     def stack_env(self) -> dict[str, str]:
@@ -179,5 +206,5 @@ class Settings:
             "PASSWORD_HASH_PROFILE": self.password_hash_profile,
             # The services' databases (users, orders, payments) are created there:
             # give the bench a MongoDB nobody else uses.
-            "STACK_MONGODB_URI": self.external_mongodb_uri or "",
+            "STACK_MONGODB_URI": "" if self.store == "ferretdb-sqlite" else self.mongodb_uri,
         }

@@ -8,6 +8,9 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
 from bench.config import REPO_ROOT
 
 # Libraries whose version changes what a subgraph costs.
@@ -71,6 +74,28 @@ def machine() -> dict[str, Any]:
         "os": platform.platform(),
         "loadAverageAtStart": [round(value, 2) for value in load],
     }
+
+
+def store(kind: str, mongodb_uri: str) -> dict[str, Any]:
+    """What the Mongo services stored into, as the server itself reports it."""
+    described: dict[str, Any] = {"kind": kind}
+    try:
+        client: MongoClient[dict[str, Any]] = MongoClient(mongodb_uri, serverSelectionTimeoutMS=3000)
+        with client:
+            info = client.admin.command("buildInfo")
+        described["mongodbVersion"] = info.get("version")
+        if "ferretdbVersion" in info:
+            described["ferretdbVersion"] = info["ferretdbVersion"]
+    except PyMongoError as error:
+        described["error"] = str(error)
+    if kind == "ferretdb-postgresql":
+        described["postgresql"] = _command_output([_postgres_binary(), "--version"])
+    return described
+
+
+def _postgres_binary() -> str:
+    bindir = _command_output(["pg_config", "--bindir"])
+    return str(Path(bindir) / "postgres")
 
 
 def versions(binaries: dict[str, Path], k6_version: str) -> dict[str, Any]:

@@ -70,8 +70,17 @@ class ProcessUsage:
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
+    """CPU of the process, its exited children, and its live children (PostgreSQL's
+    connection backends; the stack's other processes have none)."""
     times = process.cpu_times()
-    return float(times.user + times.system + times.children_user + times.children_system)
+    total = float(times.user + times.system + times.children_user + times.children_system)
+    for child in process.children(recursive=True):
+        try:
+            child_times = child.cpu_times()
+        except psutil.Error:
+            continue
+        total += float(child_times.user + child_times.system)
+    return total
 
 
 class ProcessSampler:

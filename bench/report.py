@@ -239,11 +239,13 @@ def render(results: Mapping[str, Any]) -> str:
         else:
             out.append(
                 "One query at a time on the idle bench stack, each repeated 5 times: "
-                "FerretDB's CPU per query and the wall time the client saw."
+                "the CPU of the store's processes "
+                f"({', '.join(store.get('measuredProcesses', ['ferretdb']))}) "
+                "per query and the wall time the client saw."
             )
             out.append("")
             out += _table(
-                ["collection", "documents", "query", "FerretDB CPU ms", "wall ms"],
+                ["collection", "documents", "query", "store CPU ms", "wall ms"],
                 [
                     [
                         q["collection"],
@@ -255,7 +257,7 @@ def render(results: Mapping[str, Any]) -> str:
                     for q in store["queries"]
                 ],
             )
-            out.append(f"SQLite's plan for `_id` equality on orders: `{store['idEqualityPlan']}`")
+            out.append(f"The store's plan for `_id` equality on orders: `{store['idEqualityPlan']}`")
             out.append("")
 
     idle = results.get("idle")
@@ -306,6 +308,8 @@ def render(results: Mapping[str, Any]) -> str:
         f"- machine: {machine['nproc']} CPUs ({machine['cpuModel']}), {machine['memoryGiB']} GiB, "
         f"{machine['os']}; load average at start {machine['loadAverageAtStart']}"
     )
+    if "store" in results:
+        out.append("- store: " + ", ".join(f"{k} {v}" for k, v in results["store"].items()))
     versions = results["versions"]
     for key, value in versions.items():
         if key != "subgraphLibraries":

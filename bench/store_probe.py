@@ -18,13 +18,14 @@ import argparse
 import asyncio
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 import psutil
 from pymongo import AsyncMongoClient, MongoClient
 
-from bench.probes import listening_pids
+from bench.probes import _cpu_seconds, listening_pids
 
 SIZES = (100, 1000, 3000)
 REPEATS = 5
@@ -89,13 +90,17 @@ def query_cost(uri: str, server: psutil.Process) -> list[dict[str, Any]]:
     return rows
 
 
+def _total_cpu(servers: Sequence[psutil.Process]) -> float:
+    return sum(_cpu_seconds(server) for server in servers)
+
+
 def _timed_queries(
-    collection: Any, server: psutil.Process, filters: dict[str, dict[str, Any]]
+    collection: Any, servers: Sequence[psutil.Process], filters: dict[str, dict[str, Any]]
 ) -> list[dict[str, Any]]:
     rows = []
     documents = collection.estimated_document_count()
     for name, query in filters.items():
-        cpu_before, started = cpu_seconds(server), time.perf_counter()
+        cpu_before, started = _total_cpu(servers), time.perf_counter()
         for _ in range(REPEATS):
             list(collection.find(query))
         rows.append(
@@ -103,15 +108,19 @@ def _timed_queries(
                 "collection": f"{collection.database.name}.{collection.name}",
                 "documents": documents,
                 "query": name,
-                "serverCpuMsPerQuery": round(1000 * (cpu_seconds(server) - cpu_before) / REPEATS, 1),
+                "serverCpuMsPerQuery": round(1000 * (_total_cpu(servers) - cpu_before) / REPEATS, 1),
                 "wallMsPerQuery": round(1000 * (time.perf_counter() - started) / REPEATS, 1),
             }
         )
     return rows
 
 
-def seeded_query_costs(uri: str, server: psutil.Process) -> dict[str, Any]:
-    """What single queries cost on the seeded collections, measured one at a time on an idle stack."""
+def seeded_query_costs(uri: str, servers: Sequence[psutil.Process]) -> dict[str, Any]:
+    """What single queries cost on the seeded collections, measured one at a time on an idle stack.
+
+    `servers` are the store's processes whose CPU is counted (FerretDB, and its
+    PostgreSQL with the connection backends under it).
+    """
     client: MongoClient[dict[str, Any]] = MongoClient(uri)
     with client:
         orders = client["orders"]["orders"]
@@ -125,7 +134,7 @@ def seeded_query_costs(uri: str, server: psutil.Process) -> dict[str, Any]:
             return {"error": "the data set has no orders, payments or users"}
         rows = _timed_queries(
             orders,
-            server,
+            servers,
             {
                 "_id equality": {"_id": order["_id"]},
                 "_id $in (2 ids)": {"_id": {"$in": [order["_id"], other["_id"]]}},
@@ -134,13 +143,13 @@ def seeded_query_costs(uri: str, server: psutil.Process) -> dict[str, Any]:
         )
         rows += _timed_queries(
             payments,
-            server,
+            servers,
             {
                 "_id equality": {"_id": payment["_id"]},
                 "orderId $in (1 id, indexed)": {"orderId": {"$in": [payment["orderId"]]}},
             },
         )
-        rows += _timed_queries(users, server, {"_id equality": {"_id": user["_id"]}})
+        rows += _timed_queries(users, servers, {"_id equality": {"_id": user["_id"]}})
         explained = client["orders"].command("explain", {"find": "orders", "filter": {"_id": order["_id"]}})
         return {"queries": rows, "idEqualityPlan": explained.get("queryPlanner")}
 

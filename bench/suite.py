@@ -93,12 +93,14 @@ class Suite:
         }
 
     def store_costs(self) -> dict[str, Any]:
-        """What single queries cost on the seeded collections (FerretDB's CPU per query)."""
+        """What single queries cost on the seeded collections (the store processes' CPU per query)."""
         self.log("  store: one query at a time on the seeded collections")
-        server = self.pids.get("ferretdb")
-        if server is None:
-            return {"error": "no FerretDB process found on the bench port"}
-        return seeded_query_costs(self.settings.mongodb_uri, psutil.Process(server))
+        names = [name for name in ("ferretdb", "postgresql") if name in self.pids]
+        if not names:
+            return {"error": f"the store ({self.settings.store}) runs no process on this machine to measure"}
+        costs = seeded_query_costs(self.settings.mongodb_uri, [psutil.Process(self.pids[n]) for n in names])
+        costs["measuredProcesses"] = names
+        return costs
 
     def warm_up(self, script: str, label: str, env: Mapping[str, str | int]) -> None:
         self.k6.run(script, f"warmup-{label}", {**env, "DURATION": f"{self.durations.warmup}s"})

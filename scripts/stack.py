@@ -400,7 +400,7 @@ class Stack:
         for subgraph in SUBGRAPHS:
             lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
         if config.external_mongodb_uri:
-            lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI; no FerretDB)")
+            lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI)")
         lines.append(f"{'data and logs':<15} {config.stack_dir}")
         return lines
 

@@ -5,6 +5,7 @@ production. We stay within what both support: single-document atomic updates,
 no multi-document transactions, no change streams.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from pymongo import AsyncMongoClient, monitoring
@@ -32,6 +33,20 @@ class _CommandCounter(monitoring.CommandListener):
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
         pass
+
+
+def any_of(field: str, values: Iterable[Any]) -> Document:
+    """The filter for documents whose `field` is one of `values` (each asked once).
+
+    A single value is asked by equality: FerretDB 1.24 hands equality to its
+    backend (SQLite for `_id` only, PostgreSQL for any field) but decodes every
+    document of the collection itself for `$in`. MongoDB answers both from the
+    index. Most DataLoader batches in a request are of one key.
+    """
+    unique = list(dict.fromkeys(values))
+    if len(unique) == 1:
+        return {field: unique[0]}
+    return {field: {"$in": unique}}
 
 
 def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tuple[Client, Database]:

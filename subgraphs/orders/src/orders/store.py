@@ -24,7 +24,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from orders.lifecycle import OrderStatus
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import outbox_push
-from shopkit.mongo import Collection, Database, Document
+from shopkit.mongo import Collection, Database, Document, any_of
 from shopkit.pagination import Cursor
 
 # What GraphQL reads of an order: the bookkeeping arrays stay in the store.
@@ -43,18 +43,6 @@ def _whole_batch(expected: int) -> int:
     driver sends no `getMore` (FerretDB keeps a cursor open on an exact fit).
     """
     return expected + 1
-
-
-def _by_ids(ids: Sequence[str]) -> Document:
-    """The filter for documents by `_id`.
-
-    FerretDB 1.24 (SQLite) hands `_id` equality to SQLite, which still scans
-    the table but only compares a JSON path; `$in` makes FerretDB decode every
-    document itself, about ten times the cost. So a batch of one asks by equality.
-    """
-    if len(ids) == 1:
-        return {"_id": ids[0]}
-    return {"_id": {"$in": list(ids)}}
 
 
 def utc_now() -> datetime:
@@ -106,14 +94,14 @@ class OrderStore:
         return await self._read.products.find({}).sort("name", ASCENDING).to_list()
 
     async def products_by_sku(self, skus: Sequence[str]) -> list[Document]:
-        cursor = self._read.products.find(_by_ids(skus), batch_size=_whole_batch(len(skus)))
+        cursor = self._read.products.find(any_of("_id", skus), batch_size=_whole_batch(len(skus)))
         return await cursor.to_list()
 
     # -- orders: reads ----------------------------------------------------------
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> list[Document]:
         cursor = self._read.orders.find(
-            _by_ids(order_ids), ORDER_FIELDS, batch_size=_whole_batch(len(order_ids))
+            any_of("_id", order_ids), ORDER_FIELDS, batch_size=_whole_batch(len(order_ids))
         )
         return await cursor.to_list()
 
@@ -139,7 +127,7 @@ class OrderStore:
         customer's first N, then loads those orders by id.
         """
         query: Document = {
-            "customerId": {"$in": list(customer_ids)},
+            **any_of("customerId", customer_ids),
             **(after.mongo_filter() if after else {}),
         }
         cursor = self._read.orders.find(query, {"customerId": 1}, batch_size=KEYS_BATCH).sort(

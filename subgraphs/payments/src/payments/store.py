@@ -24,7 +24,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import outbox_push
-from shopkit.mongo import Collection, Database, Document
+from shopkit.mongo import Collection, Database, Document, any_of
 from shopkit.pagination import Cursor
 
 ORDER_OPEN = "OPEN"
@@ -85,7 +85,7 @@ class PaymentStore:
         return existing
 
     async def orders_by_ids(self, order_ids: Iterable[str]) -> dict[str, Document]:
-        cursor = self._read_orders.find({"_id": {"$in": list(order_ids)}}).batch_size(BATCH_SIZE)
+        cursor = self._read_orders.find(any_of("_id", order_ids)).batch_size(BATCH_SIZE)
         return {doc["_id"]: doc async for doc in cursor}
 
     async def claim_order(self, order_id: str, payment_id: str, at: datetime) -> bool:
@@ -197,13 +197,13 @@ class PaymentStore:
         return payment
 
     async def payments_by_ids(self, payment_ids: Iterable[str]) -> dict[str, Document]:
-        cursor = self._read_payments.find({"_id": {"$in": list(payment_ids)}}).batch_size(BATCH_SIZE)
+        cursor = self._read_payments.find(any_of("_id", payment_ids)).batch_size(BATCH_SIZE)
         return {doc["_id"]: doc async for doc in cursor}
 
     async def payments_by_order_ids(self, order_ids: Iterable[str]) -> dict[str, list[Document]]:
         by_order: dict[str, list[Document]] = {}
         cursor = (
-            self._read_payments.find({"orderId": {"$in": list(order_ids)}})
+            self._read_payments.find(any_of("orderId", order_ids))
             .sort([("createdAt", ASCENDING), ("_id", ASCENDING)])
             .batch_size(BATCH_SIZE)
         )
@@ -220,7 +220,7 @@ class PaymentStore:
         query is read until every payer has `limit` payments (FerretDB cannot
         cap per group in an aggregation), so the count of queries stays constant.
         """
-        query: Document = {"payerId": payer_ids[0] if len(payer_ids) == 1 else {"$in": payer_ids}}
+        query: Document = any_of("payerId", payer_ids)
         if after is not None:
             query.update(after.mongo_filter())
         cursor = self._read_payments.find(query).sort(NEWEST_FIRST).batch_size(BATCH_SIZE)

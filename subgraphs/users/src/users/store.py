@@ -15,7 +15,7 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.auth import Role
-from shopkit.mongo import Collection, Database, Document
+from shopkit.mongo import Collection, Database, Document, any_of
 from shopkit.types import utc
 
 MAX_ADDRESSES = 20
@@ -114,7 +114,7 @@ class UserStore:
         # At most one match per id: with the limit as the batch size the server
         # answers in one reply and closes the cursor (no getMore, no killCursors).
         cursor = self._users.find(
-            {"_id": {"$in": unique_ids}}, limit=len(unique_ids), batch_size=len(unique_ids)
+            any_of("_id", unique_ids), limit=len(unique_ids), batch_size=len(unique_ids)
         )
         return {doc["_id"]: UserRecord.from_doc(doc) async for doc in cursor}
 
