@@ -88,5 +88,5 @@ test: setup check-schema lint typecheck test-units test-root ## everything CI ru
 # ---- benchmarks --------------------------------------------------------------
 
 .PHONY: bench
-bench: setup ## benchmark the graph on its own stack (var/bench-stack); BENCH_QUICK=1 for a short run; see docs/performance.md
+bench: setup ## benchmark the graph on its own stack (var/bench-<store>); needs PostgreSQL; BENCH_QUICK=1 for a short run; see docs/performance.md
 	@bench/run.sh

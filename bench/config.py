@@ -86,7 +86,7 @@ class Settings:
     durations: Durations
     quick: bool
     details_vus: int
-    mix_rate: float | None  # visits/s of the fixed-rate run; None: chosen from the step search
+    mix_rate: float  # visits/s of the fixed-rate run
     mix_start_rate: float
     start_stack: bool
     keep_stack: bool
@@ -169,7 +169,7 @@ class Settings:
             durations=Durations.quick() if quick else Durations.full(),
             quick=quick,
             details_vus=int(env("BENCH_DETAILS_VUS", "8")),
-            mix_rate=float(env("BENCH_MIX_RATE", "")) if env("BENCH_MIX_RATE") else None,
+            mix_rate=float(env("BENCH_MIX_RATE", "2")),
             mix_start_rate=float(env("BENCH_MIX_START_RATE", "2")),
             start_stack=not _flag("BENCH_USE_RUNNING_STACK"),
             keep_stack=_flag("BENCH_KEEP_STACK"),
