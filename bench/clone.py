@@ -44,6 +44,7 @@ INSERT_CHUNK = 500
 # Types survive the round trip through text exactly (Int32 vs Int64, aware datetimes).
 JSON_OPTIONS = CANONICAL_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
 OUTBOX_NOT_EMPTY = {"outbox.0": {"$exists": True}}  # the document has events to publish
+OUTBOX_PENDING_FLAG = "outboxPending"  # shopkit.events.outbox: set while the outbox has events
 DELIVERY_OUTBOX = "delivery:outbox"
 EVENT_STREAM_PREFIX = "shopgraph.events."
 
@@ -166,9 +167,9 @@ def copy_of(
     kept = {user_id: user_id for user_id in user_ids}
     kept[template.customer_id] = customer_id
     copy = OrderBundle.from_text(renamed(template.to_text(), kept, template.number, new_number))
-    copy.order["outbox"] = []
-    for payment in copy.payments:
-        payment["outbox"] = []
+    for document in (copy.order, *copy.payments):
+        document["outbox"] = []
+        document.pop(OUTBOX_PENDING_FLAG, None)
     return copy
 
 

@@ -25,6 +25,7 @@ def template() -> OrderBundle:
         "total": {"amount": 1999, "currency": "EUR"},
         "createdAt": PLACED_AT,
         "outbox": [{"id": uuid.uuid4().hex}],
+        "outboxPending": True,
     }
     payment = {"_id": PAYMENT, "orderId": ORDER, "payerId": CUSTOMER, "outbox": [], "createdAt": PLACED_AT}
     key = {"_id": f"{CUSTOMER}:bench-seed-{ORDER}-1", "orderId": ORDER, "requestHash": REQUEST_HASH}
@@ -85,6 +86,7 @@ def test_a_copy_has_its_own_delivery_and_an_empty_outbox() -> None:
     assert f'"orderId": "{copy.order_id}"' in copy.delivery.json
     assert f'"trackingNumber": "{copy.delivery.tracking_number}"' in copy.delivery.json
     assert copy.order["outbox"] == []
+    assert "outboxPending" not in copy.order
 
 
 def test_two_copies_of_one_template_share_no_identity() -> None:

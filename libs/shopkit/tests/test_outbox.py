@@ -7,7 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import OutboxRelay, outbox_push
+from shopkit.events.outbox import OutboxRelay, outbox_flag, outbox_push
 from shopkit.events.streams import publish, read_events
 from shopkit.mongo import Database
 from shopkit.mongo import connect as connect_mongo
@@ -34,8 +34,8 @@ async def test_relay_publishes_each_event_once_and_empties_the_outbox(
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     first, second = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
-    await database.things.insert_one({"_id": "t1", "outbox": [first.to_doc()]})
-    await database.things.update_one({"_id": "t1"}, {"$push": outbox_push(second)})
+    await database.things.insert_one({"_id": "t1", "outbox": [first.to_doc()], **outbox_flag()})
+    await database.things.update_one({"_id": "t1"}, {"$push": outbox_push(second), "$set": outbox_flag()})
 
     relay = OutboxRelay(database.things, redis, stream)
     assert await relay.relay_pending() == 2
@@ -48,7 +48,7 @@ async def test_relay_publishes_each_event_once_and_empties_the_outbox(
 async def test_a_relay_that_died_before_removing_republishes(database: Database, redis: Redis) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     event = Event("a.b", {"n": 1}, "test")
-    await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()]})
+    await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()], **outbox_flag()})
     # The first relay published, then died before it could remove the event.
     await publish(redis, stream, event)
 
@@ -64,7 +64,7 @@ async def test_events_keep_their_content_through_the_outbox(database: Database, 
     event = Event(
         "order.placed", {"total": {"amount": 1299, "currency": "USD"}}, "orders", traceparent="00-abc-01"
     )
-    await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()]})
+    await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()], **outbox_flag()})
     await OutboxRelay(database.things, redis, stream).relay_pending()
     [received] = await read_events(redis, stream)
     assert received == event
@@ -74,13 +74,14 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
     database: Database, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
-    left_behind = Event("a.b", {"n": 1}, "test")  # by a process that crashed before relaying
+    # By a process that crashed before relaying, written before documents were flagged.
+    left_behind = Event("a.b", {"n": 1}, "test")
     await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()]})
     relay = OutboxRelay(database.things, redis, stream, sweep_interval=3600)
     task = asyncio.create_task(relay.run())
     try:
         fresh = Event("a.b", {"n": 2}, "test")
-        await database.things.insert_one({"_id": "new", "outbox": [fresh.to_doc()]})
+        await database.things.insert_one({"_id": "new", "outbox": [fresh.to_doc()], **outbox_flag()})
         relay.notify("new")
         for _ in range(200):
             if len(await read_events(redis, stream)) == 2:
@@ -92,3 +93,18 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
             await task
     assert {event.id for event in await read_events(redis, stream)} == {left_behind.id, fresh.id}
     assert await database.things.count_documents({"outbox.0": {"$exists": True}}) == 0
+
+
+async def test_the_periodic_sweep_reads_flagged_documents_and_the_first_one_every_document(
+    database: Database, redis: Redis
+) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    flagged, unflagged = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
+    await database.things.insert_one({"_id": "flagged", "outbox": [flagged.to_doc()], **outbox_flag()})
+    await database.things.insert_one({"_id": "unflagged", "outbox": [unflagged.to_doc()]})
+    relay = OutboxRelay(database.things, redis, stream)
+
+    assert await relay.relay_pending() == 1
+    assert [event.id for event in await read_events(redis, stream)] == [flagged.id]
+    assert await relay.relay_all() == 1
+    assert await database.things.find_one({"_id": "flagged"}) == {"_id": "flagged", "outbox": []}

@@ -23,12 +23,12 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 
 from orders.lifecycle import OrderStatus
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import outbox_push
+from shopkit.events.outbox import outbox_flag, outbox_push
 from shopkit.mongo import Collection, Database, Document, any_of
 from shopkit.pagination import Cursor
 
 # What GraphQL reads of an order: the bookkeeping arrays stay in the store.
-ORDER_FIELDS = {"outbox": 0, "appliedEvents": 0}
+ORDER_FIELDS = {"outbox": 0, "outboxPending": 0, "appliedEvents": 0}
 ORDER_NUMBER_COUNTER = "orderNumber"
 
 
@@ -149,7 +149,7 @@ class OrderStore:
 
     async def insert_order(self, order: Document, event: Event) -> None:
         """Stores a new order with its `order.placed` event in its outbox."""
-        await self._write.orders.insert_one({**order, "outbox": [event.to_doc()]})
+        await self._write.orders.insert_one({**order, "outbox": [event.to_doc()], **outbox_flag()})
 
     async def cancel_order(
         self,
@@ -163,7 +163,7 @@ class OrderStore:
         return await self._write.orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": [status.value for status in cancellable]}},
             {
-                "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now},
+                "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now, **outbox_flag()},
                 "$push": {"history": history_entry, **outbox_push(event)},
             },
             return_document=ReturnDocument.AFTER,

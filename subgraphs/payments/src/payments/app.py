@@ -62,7 +62,9 @@ def create_app(
         workers = {
             "payments-outbox-relay": relay.run(),
             "payments-orders-consumer": consumer.run(),
-            "payments-maintenance": maintain(payments, settings.maintenance_interval_seconds),
+            "payments-maintenance": maintain(
+                payments, settings.maintenance_interval_seconds, settings.idempotency_purge_interval_seconds
+            ),
         }
         try:
             async with tasks.background(workers):
@@ -84,14 +86,19 @@ def create_app(
     )
 
 
-async def maintain(payments: Payments, interval: float) -> None:
-    """Periodic upkeep, every `interval` seconds; a failed round is logged and retried next round."""
+async def maintain(payments: Payments, interval: float, purge_interval: float) -> None:
+    """Periodic upkeep: recovery every `interval` seconds, the purge of expired
+    idempotency keys every `purge_interval`; a failed round is logged and retried next round."""
+    loop = asyncio.get_running_loop()
+    next_purge = loop.time()
     while True:
         await asyncio.sleep(interval)
         try:
-            purged = await payments.purge_idempotency_keys()
-            if purged:
-                log.info("purged %d expired idempotency keys", purged)
+            if loop.time() >= next_purge:
+                purged = await payments.purge_idempotency_keys()
+                next_purge = loop.time() + purge_interval
+                if purged:
+                    log.info("purged %d expired idempotency keys", purged)
             await payments.recover_interrupted()
         except asyncio.CancelledError:
             raise

@@ -25,6 +25,9 @@ class Settings:
     # A charge left PENDING this long was interrupted (a crash) and is recovered.
     stale_payment_seconds: float = 60.0
     maintenance_interval_seconds: float = 30.0
+    # Keys live for days: purging them hourly is plenty, and on FerretDB each
+    # purge reads the whole collection (a range filter is not pushed down).
+    idempotency_purge_interval_seconds: float = 3600.0
     # Every write hands the outbox relay the payment's id; the sweep only catches
     # events left behind by a crash (on FerretDB it reads the whole collection).
     outbox_sweep_seconds: float = 30.0
@@ -57,4 +60,7 @@ class Settings:
                 env.get("MAINTENANCE_INTERVAL_SECONDS", defaults.maintenance_interval_seconds)
             ),
             outbox_sweep_seconds=float(env.get("OUTBOX_SWEEP_SECONDS", defaults.outbox_sweep_seconds)),
+            idempotency_purge_interval_seconds=float(
+                env.get("IDEMPOTENCY_PURGE_INTERVAL_SECONDS", defaults.idempotency_purge_interval_seconds)
+            ),
         )

@@ -5,7 +5,8 @@ Collections:
   `outbox` carries the payment's events; `refunds` lists every refund.
 - `orders`: payments' own projection of `order.placed`/`order.cancelled`
   (customer, total, address, OPEN/CANCELLED) plus `capturingPaymentId`, the
-  claim that lets exactly one payment capture an order.
+  claim that lets exactly one payment capture an order (with `claimedAt` and
+  `claimInQuestion` until the payment is settled).
 - `idempotency_keys`: `_id` = "<payerId>:<key>" → the request hash and the
   payment it created.
 
@@ -23,7 +24,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import outbox_push
+from shopkit.events.outbox import outbox_flag, outbox_push
 from shopkit.mongo import Collection, Database, Document, any_of
 from shopkit.pagination import Cursor
 
@@ -39,6 +40,11 @@ REFUNDABLE = (CAPTURED, PARTIALLY_REFUNDED)
 # Batched loads fetch this many documents per round trip (the driver's first batch is 101).
 BATCH_SIZE = 1000
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
+# Set on an order projection while its claim is neither confirmed nor released.
+# Maintenance looks claims up by this equality, which FerretDB's PostgreSQL
+# backend evaluates in PostgreSQL (a range on claimedAt alone would make
+# FerretDB decode every projection).
+CLAIM_IN_QUESTION = "claimInQuestion"
 
 
 class PaymentStore:
@@ -92,7 +98,14 @@ class PaymentStore:
         """Makes `payment_id` the one payment allowed to capture this OPEN order."""
         claimed = await self.orders.find_one_and_update(
             {"_id": order_id, "status": ORDER_OPEN, "capturingPaymentId": None},
-            {"$set": {"capturingPaymentId": payment_id, "claimedAt": at, "updatedAt": at}},
+            {
+                "$set": {
+                    "capturingPaymentId": payment_id,
+                    "claimedAt": at,
+                    "updatedAt": at,
+                    CLAIM_IN_QUESTION: True,
+                }
+            },
         )
         return claimed is not None
 
@@ -100,19 +113,22 @@ class PaymentStore:
         """Frees the order for another attempt, if `payment_id` still holds it."""
         await self.orders.update_one(
             {"_id": order_id, "capturingPaymentId": payment_id},
-            {"$set": {"capturingPaymentId": None, "updatedAt": at}, "$unset": {"claimedAt": ""}},
+            {
+                "$set": {"capturingPaymentId": None, "updatedAt": at},
+                "$unset": {"claimedAt": "", CLAIM_IN_QUESTION: ""},
+            },
         )
 
     async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
         """Marks the claim settled (its payment captured): recovery no longer looks at it."""
         await self.orders.update_one(
             {"_id": order_id, "capturingPaymentId": payment_id},
-            {"$set": {"updatedAt": at}, "$unset": {"claimedAt": ""}},
+            {"$set": {"updatedAt": at}, "$unset": {"claimedAt": "", CLAIM_IN_QUESTION: ""}},
         )
 
     async def claims_older_than(self, moment: datetime) -> list[Document]:
         """Claims taken before `moment` and never confirmed nor released: their payment is in question."""
-        cursor = self._read_orders.find({"capturingPaymentId": {"$ne": None}, "claimedAt": {"$lt": moment}})
+        cursor = self._read_orders.find({CLAIM_IN_QUESTION: True, "claimedAt": {"$lt": moment}})
         return [doc async for doc in cursor]
 
     # --- idempotency keys ---------------------------------------------------
@@ -151,7 +167,7 @@ class PaymentStore:
         """Moves a PENDING payment to its outcome, with the outcome's event, in one write."""
         settled: Document | None = await self.payments.find_one_and_update(
             {"_id": payment_id, "status": PENDING},
-            {"$set": changes, "$push": {**outbox_push(event)}},
+            {"$set": {**changes, **outbox_flag()}, "$push": {**outbox_push(event)}},
             return_document=ReturnDocument.AFTER,
         )
         return settled
@@ -184,7 +200,7 @@ class PaymentStore:
         updated: Document | None = await self.payments.find_one_and_update(
             guard,
             {
-                "$set": {"status": status, "updatedAt": at},
+                "$set": {"status": status, "updatedAt": at, **outbox_flag()},
                 "$inc": {"refundedAmount": refund["amount"]},
                 "$push": push,
             },
