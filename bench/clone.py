@@ -49,24 +49,12 @@ DELIVERY_OUTBOX = "delivery:outbox"
 EVENT_STREAM_PREFIX = "shopgraph.events."
 
 
-def delivery_key(delivery_id: str) -> str:
-    return f"delivery:{delivery_id}"
-
-
-def tracking_events_key(delivery_id: str) -> str:
-    return f"delivery:{delivery_id}:events"
-
-
-def by_order_key(order_id: str) -> str:
-    return f"delivery:by-order:{order_id}"
-
-
-def by_tracking_key(tracking_number: str) -> str:
-    return f"delivery:by-tracking:{tracking_number}"
-
-
-def by_recipient_key(user_id: str) -> str:
-    return f"delivery:by-recipient:{user_id}"
+# The delivery service's keys (its store.py documents the layout).
+RECORD_KEY = "delivery:{}"
+EVENTS_KEY = "delivery:{}:events"
+BY_ORDER_KEY = "delivery:by-order:{}"
+BY_TRACKING_KEY = "delivery:by-tracking:{}"
+BY_RECIPIENT_KEY = "delivery:by-recipient:{}"
 
 
 def new_tracking_number() -> str:
@@ -227,14 +215,14 @@ class Stores:
 
     def _read_delivery(self, order_id: str, customer_id: str) -> DeliveryRecord | None:
         # decode_responses=True: every reply is a str.
-        delivery_id = cast(str | None, self._redis.get(by_order_key(order_id)))
+        delivery_id = cast(str | None, self._redis.get(BY_ORDER_KEY.format(order_id)))
         if delivery_id is None:
             return None
-        record = cast(str | None, self._redis.get(delivery_key(delivery_id)))
+        record = cast(str | None, self._redis.get(RECORD_KEY.format(delivery_id)))
         if record is None:
             return None
-        events = cast(list[str], self._redis.lrange(tracking_events_key(delivery_id), 0, -1))
-        score = self._redis.zscore(by_recipient_key(customer_id), delivery_id)
+        events = cast(list[str], self._redis.lrange(EVENTS_KEY.format(delivery_id), 0, -1))
+        score = self._redis.zscore(BY_RECIPIENT_KEY.format(customer_id), delivery_id)
         tracking = _TRACKING_NUMBER.search(record)
         if tracking is None or score is None:
             raise ValueError(f"delivery {delivery_id} is not stored as expected")
@@ -272,12 +260,12 @@ class Stores:
 
 
 def _write_delivery(pipe: Any, order_id: str, customer_id: str, delivery: DeliveryRecord) -> None:
-    pipe.set(delivery_key(delivery.id), delivery.json)
+    pipe.set(RECORD_KEY.format(delivery.id), delivery.json)
     if delivery.events:
-        pipe.rpush(tracking_events_key(delivery.id), *delivery.events)
-    pipe.set(by_order_key(order_id), delivery.id)
-    pipe.set(by_tracking_key(delivery.tracking_number), delivery.id)
-    pipe.zadd(by_recipient_key(customer_id), {delivery.id: delivery.score})
+        pipe.rpush(EVENTS_KEY.format(delivery.id), *delivery.events)
+    pipe.set(BY_ORDER_KEY.format(order_id), delivery.id)
+    pipe.set(BY_TRACKING_KEY.format(delivery.tracking_number), delivery.id)
+    pipe.zadd(BY_RECIPIENT_KEY.format(customer_id), {delivery.id: delivery.score})
 
 
 def _grouped(documents: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:

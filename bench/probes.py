@@ -44,6 +44,8 @@ REDIS_BACKGROUND_COMMANDS = frozenset(
         "config|get",
     }
 )
+# The delivery service labels its outbox relay's Redis round trips so (delivery/store.py).
+RELAY_POLL_PREFIX = "redis:OUTBOX "
 BACKGROUND_WINDOW_SECONDS = 3.0
 METRIC_LINE = re.compile(r"^shopgraph_store_commands_total\{(?P<labels>[^}]*)\}\s+(?P<value>[0-9.eE+-]+)$")
 LABEL = re.compile(r'(\w+)="([^"]*)"')
@@ -241,18 +243,23 @@ def store_totals(deltas: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
 
     "all stores" adds the MongoDB commands and the Redis commands; the round
     trips are the same Redis work counted by the client (a pipeline is one).
+    The delivery outbox relay's polls (`redis:OUTBOX ...`, one command each)
+    are background work, not the request's: they are left out of both.
     """
     totals: dict[str, float] = {}
+    relay_polls = 0.0
     for source, counts in sorted(deltas.items()):
         if source == "redis-server":
             continue
         mongo = sum(v for k, v in counts.items() if k.startswith("mongodb:"))
-        round_trips = sum(v for k, v in counts.items() if k.startswith("redis:"))
+        polls = sum(v for k, v in counts.items() if k.startswith(RELAY_POLL_PREFIX))
+        round_trips = sum(v for k, v in counts.items() if k.startswith("redis:")) - polls
+        relay_polls += polls
         if mongo:
             totals[f"mongodb ({source})"] = mongo
         if round_trips:
             totals[f"redis round trips ({source})"] = round_trips
-    redis_commands = sum(deltas.get("redis-server", {}).values())
+    redis_commands = max(sum(deltas.get("redis-server", {}).values()) - relay_polls, 0.0)
     totals["redis commands"] = redis_commands
     totals["all stores"] = redis_commands + sum(v for k, v in totals.items() if k.startswith("mongodb"))
     return totals

@@ -264,7 +264,9 @@ def render(results: Mapping[str, Any]) -> str:
 
     idle = results.get("idle")
     if idle:
-        out += [f"## Background load ({idle['seconds']:g} s without traffic, after seeding)", ""]
+        settled = idle.get("settledAfterSeconds")
+        after = f", once the stack was quiet: waited {settled:g} s" if settled is not None else ""
+        out += [f"## Background load ({idle['seconds']:g} s without traffic{after})", ""]
         out += _table(
             ["process", "CPU s", "share of one core", "peak RSS MiB"],
             [

@@ -21,6 +21,11 @@ GROWTH_SLACK = 2.0
 HOP_TARGET_MS = 1.0
 GATEWAY_RATIO_TARGET = 2.0
 MIX_P99_TARGET_MS = 100.0
+# Measuring starts once all the stack's processes together use less than this
+# share of one core over a window (at start, each relay sweeps its collection).
+QUIET_CPU_SHARE = 0.2
+QUIET_WINDOW_SECONDS = 2.0
+SETTLE_TIMEOUT_SECONDS = 180.0
 MIX_MIN_RATE = 0.5  # visits/s: the step search goes no lower
 MIX_MIN_REQUESTS = 50  # a step with fewer requests cannot be said to hold
 MIX_MAX_STEP_SECONDS = 60
@@ -82,12 +87,24 @@ class Suite:
             self.log(f"      {sample}")
         return record
 
+    def settle(self) -> float:
+        """Waits until the stack is quiet (the relays' sweeps at start are done); returns the wait."""
+        started = time.monotonic()
+        while time.monotonic() - started < SETTLE_TIMEOUT_SECONDS:
+            with sampling(self.pids) as (_, usage):
+                time.sleep(QUIET_WINDOW_SECONDS)
+            if sum(u.cpu_seconds for u in usage.values()) < QUIET_CPU_SHARE * QUIET_WINDOW_SECONDS:
+                break
+        return round(time.monotonic() - started, 1)
+
     def idle(self, seconds: float = 5.0) -> dict[str, Any]:
         """CPU the stack spends with no traffic at all (outbox relays, stream consumers)."""
-        self.log(f"  idle: {seconds:g} s without traffic")
+        waited = self.settle()
+        self.log(f"  idle: {seconds:g} s without traffic (after {waited:g} s for the stack to settle)")
         with sampling(self.pids) as (_, usage):
             time.sleep(seconds)
         return {
+            "settledAfterSeconds": waited,
             "seconds": seconds,
             "processes": {
                 name: {"cpuSeconds": round(u.cpu_seconds, 2), "peakRssMiB": round(u.peak_rss_mib, 1)}
@@ -235,7 +252,8 @@ class Suite:
             "note": (
                 "MongoDB commands come from each service's shopgraph_store_commands_total counter (FerretDB "
                 "has no serverStatus opcounters); Redis commands from INFO commandstats, without the stream "
-                "consumers' XREADGROUP polling. Each value is the median over sequential probe requests "
+                "consumers' XREADGROUP polling and the delivery outbox relay's polls. Each value is the "
+                "median over sequential probe requests "
                 "(in brackets: the mean minus the background rate measured just before, from outbox relays "
                 "and event handlers, times the request's duration); 'met': the median at every N is at most "
                 f"{GROWTH_TOLERANCE:g}x N=1 + {GROWTH_SLACK:g}."

@@ -49,3 +49,13 @@ def test_store_totals_add_mongo_and_redis_commands_but_not_round_trips_twice() -
         "redis commands": 3.0,
         "all stores": 7.0,
     }
+
+
+def test_store_totals_leave_out_the_delivery_relays_polls() -> None:
+    totals = store_totals(
+        {
+            "delivery": {"redis:MGET": 2.0, "redis:OUTBOX LRANGE": 3.0},
+            "redis-server": {"mget": 2.0, "lrange": 3.0},
+        }
+    )
+    assert totals == {"redis round trips (delivery)": 2.0, "redis commands": 2.0, "all stores": 2.0}
