@@ -43,7 +43,6 @@ _TRACKING_NUMBER = re.compile(r"(?<![A-Z0-9])SG[A-Z2-7]{16}(?![A-Z0-9])")
 INSERT_CHUNK = 500
 # Types survive the round trip through text exactly (Int32 vs Int64, aware datetimes).
 JSON_OPTIONS = CANONICAL_JSON_OPTIONS.with_options(tz_aware=True, tzinfo=UTC)
-OUTBOX_NOT_EMPTY = {"outbox.0": {"$exists": True}}  # the document has events to publish
 OUTBOX_PENDING_FLAG = "outboxPending"  # shopkit.events.outbox: set while the outbox has events
 DELIVERY_OUTBOX = "delivery:outbox"
 EVENT_STREAM_PREFIX = "shopgraph.events."
@@ -179,8 +178,8 @@ class Stores:
     def unsettled(self) -> dict[str, int]:
         """Events not yet published (outboxes) or not yet handled (stream groups' lag and pending)."""
         waiting = {
-            "orders outbox": self._orders["orders"].count_documents(OUTBOX_NOT_EMPTY),
-            "payments outbox": self._payments["payments"].count_documents(OUTBOX_NOT_EMPTY),
+            "orders outbox": self._orders["orders"].count_documents({OUTBOX_PENDING_FLAG: True}),
+            "payments outbox": self._payments["payments"].count_documents({OUTBOX_PENDING_FLAG: True}),
             "delivery outbox": int(self._redis.llen(DELIVERY_OUTBOX)),
         }
         for stream in self._events.scan_iter(match=f"{EVENT_STREAM_PREFIX}*", _type="stream"):

@@ -71,7 +71,7 @@ class ProcessUsage:
     peak_rss_mib: float = 0.0
 
 
-def _cpu_seconds(process: psutil.Process) -> float:
+def cpu_seconds(process: psutil.Process) -> float:
     """CPU of the process, its exited children, and its live children (PostgreSQL's
     connection backends; the stack's other processes have none)."""
     times = process.cpu_times()
@@ -103,7 +103,7 @@ class ProcessSampler:
         """Starts measuring a process (also after start(), e.g. the load generator)."""
         try:
             process = psutil.Process(pid)
-            cpu = _cpu_seconds(process)
+            cpu = cpu_seconds(process)
         except psutil.Error:
             return  # already gone: nothing to measure
         with self._lock:
@@ -115,7 +115,7 @@ class ProcessSampler:
         with self._lock:
             for name, process in self._processes.items():
                 try:
-                    self._start_cpu[name] = _cpu_seconds(process)
+                    self._start_cpu[name] = cpu_seconds(process)
                 except psutil.Error:
                     continue
         self._thread = threading.Thread(target=self._run, name="bench-process-sampler", daemon=True)
@@ -130,7 +130,7 @@ class ProcessSampler:
                 try:
                     with process.oneshot():
                         usage.peak_rss_mib = max(usage.peak_rss_mib, process.memory_info().rss / 2**20)
-                        cpu = _cpu_seconds(process)
+                        cpu = cpu_seconds(process)
                 except psutil.Error:
                     continue  # exited: keep what was measured while it ran
                 usage.cpu_seconds = cpu - self._start_cpu[name]

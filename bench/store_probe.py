@@ -1,9 +1,9 @@
-"""How the local MongoDB stand-in (FerretDB 1.24, SQLite backend) behaves at the bench's data sizes.
+"""What single store queries cost, and whether updates are atomic, on the bench's MongoDB stand-in.
 
     uv run --project bench python -m bench.store_probe [--uri mongodb://127.0.0.1:27217/]
 
 `make bench` calls `seeded_query_costs` on the seeded data set (what one query
-costs at the bench's own data size, with the plan SQLite chose). Run on its own,
+costs at the bench's own data size, with the store's plan for it). Run on its own,
 it makes two measurements against a throwaway database (dropped afterwards):
 1. query cost by collection size: the FerretDB process's CPU time per `find`
    with an equality filter on a secondary field, on `_id`, and `_id: {$in: [...]}`
@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 import psutil
 from pymongo import AsyncMongoClient, MongoClient
 
-from bench.probes import _cpu_seconds, listening_pids
+from bench.probes import cpu_seconds, listening_pids
 
 SIZES = (100, 1000, 3000)
 REPEATS = 5
@@ -52,11 +52,6 @@ def order_like(index: int) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(process: psutil.Process) -> float:
-    times = process.cpu_times()
-    return float(times.user + times.system)
-
-
 def query_cost(uri: str, server: psutil.Process) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     client: MongoClient[dict[str, Any]] = MongoClient(uri)
@@ -73,25 +68,15 @@ def query_cost(uri: str, server: psutil.Process) -> list[dict[str, Any]]:
                 "_id equality": {"_id": ids[size // 2]},
                 "_id $in (2 ids)": {"_id": {"$in": ids[:2]}},
             }
-            for name, query in filters.items():
-                cpu_before, started = cpu_seconds(server), time.perf_counter()
-                for _ in range(REPEATS):
-                    list(collection.find(query))
-                rows.append(
-                    {
-                        "documents": size,
-                        "query": name,
-                        "serverCpuMsPerQuery": round(1000 * (cpu_seconds(server) - cpu_before) / REPEATS, 1),
-                        "wallMsPerQuery": round(1000 * (time.perf_counter() - started) / REPEATS, 1),
-                    }
-                )
-                print(rows[-1], flush=True)
+            for row in _timed_queries(collection, [server], filters):
+                rows.append(row)
+                print(row, flush=True)
         client.drop_database(DATABASE)
     return rows
 
 
 def _total_cpu(servers: Sequence[psutil.Process]) -> float:
-    return sum(_cpu_seconds(server) for server in servers)
+    return sum(cpu_seconds(server) for server in servers)
 
 
 def _timed_queries(
