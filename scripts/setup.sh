@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything the stack and the tests need; quick when all is present.
-#   system: redis-server, Go (to build FerretDB), Node.js + npm, uv
+#   system: redis-server, PostgreSQL (the embedded store's backend), Go (to build FerretDB), Node.js + npm, uv
 #   tools:  FerretDB and the Apollo Router, built once into ~/.local/share/shopgraph
 #   projects: router/node_modules (npm ci) and the uv environments of every Python project
 set -euo pipefail
@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 source scripts/versions.sh
 
 scripts/apt-install.sh redis-server redis-server
+# Debian keeps the server binaries off PATH; pg_ctlcluster comes with them.
+scripts/apt-install.sh pg_ctlcluster postgresql
 scripts/apt-install.sh go golang-go
 scripts/apt-install.sh node nodejs npm
 if ! command -v uv > /dev/null; then

@@ -3,8 +3,8 @@
     scripts/stack.py up | down | status | restart <program> | logs [program]
 
 `up` starts supervisord (stack/supervisord.conf) if it is not running, then the
-programs in dependency order, each gated on its health: the stores (their
-ports), users (/health/ready; the others verify tokens against its JWKS),
+programs in dependency order, each gated on its health: the stores (Redis, then
+the embedded MongoDB store: PostgreSQL, then FerretDB on it; their ports), users (/health/ready; the others verify tokens against its JWKS),
 orders, payments and delivery, then the router (its health check and a real
 `{ __typename }` query). Running it twice is harmless. Data lives in
 $STACK_DIR (default var/stack) and survives `down`/`up`.
@@ -17,6 +17,7 @@ class (tests/conftest.py).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -35,7 +36,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SUPERVISORD_CONF = REPO_ROOT / "stack" / "supervisord.conf"
 TOOLS_DIR = Path(os.environ.get("SHOPGRAPH_TOOLS_DIR", Path.home() / ".local/share/shopgraph"))
 
-STORES = ("redis", "ferretdb")
+STORES = ("redis", "postgresql", "ferretdb")
 SUBGRAPHS = ("users", "orders", "payments", "delivery")
 ROUTERS = ("router", "gateway")
 PROGRAMS = (*STORES, *SUBGRAPHS, *ROUTERS)
@@ -78,17 +79,24 @@ class StackConfig:
     # Routers started by `up`. The dev stack runs one on the router port; the test
     # stack runs both on their own ports.
     routers: tuple[str, ...] = field(default=())
-    # STACK_MONGODB_URI: the services use this MongoDB and no FerretDB is started.
+    # STACK_MONGODB_URI: the services use this MongoDB and no embedded store is started.
     external_mongodb_uri: str | None = None
 
     @property
     def stores(self) -> tuple[str, ...]:
-        """The store programs `up` starts."""
+        """The store programs `up` starts, in the order they need each other."""
         return ("redis",) if self.external_mongodb_uri else STORES
 
     @property
     def mongodb_uri(self) -> str:
         return self.external_mongodb_uri or f"mongodb://127.0.0.1:{self.ports['ferretdb']}/"
+
+    @property
+    def ferretdb_postgresql_url(self) -> str:
+        """The PostgreSQL behind the embedded FerretDB ("" on an external MongoDB)."""
+        if self.external_mongodb_uri:
+            return ""
+        return f"postgresql://postgres@127.0.0.1:{self.ports['postgresql']}/postgres"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> StackConfig:
@@ -112,6 +120,7 @@ class StackConfig:
             "delivery": int(env.get("DELIVERY_PORT", "4004")),
             "redis": int(env.get("REDIS_PORT", "6379")),
             "ferretdb": int(env.get("FERRETDB_PORT", "27017")),
+            "postgresql": int(env.get("POSTGRESQL_PORT", "27018")),
         }
         return cls(
             stack_dir=(REPO_ROOT / env.get("STACK_DIR", "var/stack")).resolve(),
@@ -155,6 +164,7 @@ class StackConfig:
             "ROUTER_PROFILE": self.profile,
             **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
             "MONGODB_URI": self.mongodb_uri,
+            "FERRETDB_POSTGRESQL_URL": self.ferretdb_postgresql_url,
             "EVENTS_REDIS_URL": f"{redis}/0",
             "DELIVERY_REDIS_URL": f"{redis}/1",
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
@@ -169,6 +179,10 @@ def _port_open(port: int) -> bool:
             return True
     except OSError:
         return False
+
+
+def _postgresql_installed() -> bool:
+    return shutil.which("pg_config") is not None or any(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
 
 
 def _http_ok(url: str) -> bool:
@@ -353,6 +367,8 @@ class Stack:
         missing = []
         if "ferretdb" in self.config.stores and not FERRETDB_BIN.exists():
             missing.append(f"FerretDB ({FERRETDB_BIN})")
+        if "postgresql" in self.config.stores and not _postgresql_installed():
+            missing.append("PostgreSQL (Debian's postgresql)")
         if "router" in self.config.routers and not ROUTER_BIN.exists():
             missing.append(f"the Apollo Router ({ROUTER_BIN})")
         if "gateway" in self.config.routers and not (REPO_ROOT / "router/node_modules").exists():
@@ -369,7 +385,8 @@ class Stack:
         for other in ROUTERS:
             if other not in self.config.routers:
                 self.stop(other)
-        self.start(*self.config.stores)
+        for store in self.config.stores:
+            self.start(store)
         self.start("users")
         self.start("orders", "payments", "delivery")
         self.start(*self.config.routers)
@@ -401,6 +418,8 @@ class Stack:
             lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
         if config.external_mongodb_uri:
             lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI)")
+        else:
+            lines.append(f"{'MongoDB':<15} {config.mongodb_uri}   (FerretDB on {config.ferretdb_postgresql_url})")
         lines.append(f"{'data and logs':<15} {config.stack_dir}")
         return lines
 

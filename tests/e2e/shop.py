@@ -213,7 +213,7 @@ class Shop:
         deadline: float = DEFAULT_DEADLINE,
     ) -> Result:
         """payOrder, retried with the same idempotency key while payments has not yet
-        learnt of the order (NOT_FOUND), reports the same key still in flight (CONFLICT
+        learnt of the order (SERVICE_UNAVAILABLE, retryable), reports the same key still in flight (CONFLICT
         "still being processed"), or the router gave up waiting for payments (a loaded
         machine): what a client is told to do, and safe because of the key."""
         variables = {"input": {"orderId": order_id, "card": card(number), "idempotencyKey": key or new_key()}}
@@ -295,8 +295,8 @@ def _retryable(result: Result) -> bool:
     if result.status != 200 or not result.errors:
         return False
     message = str(result.errors[0].get("message", ""))
-    if result.codes == ["NOT_FOUND"]:
-        return "not known to payments yet" in message
+    if result.codes == ["SERVICE_UNAVAILABLE"]:
+        return bool(result.errors[0].get("extensions", {}).get("retryable"))
     if result.codes == ["CONFLICT"]:
         return "still being processed" in message
     return _timed_out(result)

@@ -74,9 +74,9 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
     database: Database, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
-    # By a process that crashed before relaying, written before documents were flagged.
+    # By a process that crashed before relaying.
     left_behind = Event("a.b", {"n": 1}, "test")
-    await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()]})
+    await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()], **outbox_flag()})
     relay = OutboxRelay(database.things, redis, stream, sweep_interval=3600)
     task = asyncio.create_task(relay.run())
     try:
@@ -95,16 +95,17 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
     assert await database.things.count_documents({"outbox.0": {"$exists": True}}) == 0
 
 
-async def test_the_periodic_sweep_reads_flagged_documents_and_the_first_one_every_document(
+async def test_the_sweep_reads_only_flagged_documents_and_clears_the_flag(
     database: Database, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     flagged, unflagged = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
     await database.things.insert_one({"_id": "flagged", "outbox": [flagged.to_doc()], **outbox_flag()})
+    # Every write that pushes events sets the flag; a document without it is never swept.
     await database.things.insert_one({"_id": "unflagged", "outbox": [unflagged.to_doc()]})
     relay = OutboxRelay(database.things, redis, stream)
 
     assert await relay.relay_pending() == 1
     assert [event.id for event in await read_events(redis, stream)] == [flagged.id]
-    assert await relay.relay_all() == 1
+    assert await relay.relay_pending() == 0
     assert await database.things.find_one({"_id": "flagged"}) == {"_id": "flagged", "outbox": []}

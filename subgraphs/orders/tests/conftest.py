@@ -85,10 +85,13 @@ async def events_redis_url(redis_url: str) -> str:
 
 
 @pytest.fixture
-def settings(mongodb_uri: str, database_name: str, events_redis_url: str) -> Settings:
+def settings(
+    mongodb_uri: str, database_name: str, events_redis_url: str, ferretdb_postgresql_url: str | None
+) -> Settings:
     return Settings(
         mongodb_uri=mongodb_uri,
         mongodb_database=database_name,
+        ferretdb_postgresql_url=ferretdb_postgresql_url,
         events_redis_url=events_redis_url,
         jwks_url="http://127.0.0.1:9/unused-in-tests",
     )

@@ -6,7 +6,8 @@ from typing import Any
 from conftest import GraphQL, Tokens, insert_orders
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shopkit.mongo import Document, mongo_commands_sent
+from shopkit.mongo import Document, Server
+from shopkit.testing import StoreWork, batch_commands
 
 ORDER_ENTITIES = """
 query Orders($representations: [_Any!]!) {
@@ -34,31 +35,15 @@ query Users($representations: [_Any!]!) {
 """
 
 
-async def commands_for(gql: GraphQL, query: str, variables: dict[str, Any], token: str) -> tuple[float, Any]:
-    before = mongo_commands_sent()
-    from shopkit.metrics import STORE_COMMANDS
-
-    snap = {
-        s.labels["command"]: s.value
-        for m in STORE_COMMANDS.collect()
-        for s in m.samples
-        if s.name.endswith("_total")
-    }
+async def work_for(gql: GraphQL, query: str, variables: dict[str, Any], token: str) -> tuple[StoreWork, Any]:
+    before = StoreWork.now()
     result = await gql(query, variables, token=token)
-    print(
-        {
-            s.labels["command"]: s.value - snap.get(s.labels["command"], 0)
-            for m in STORE_COMMANDS.collect()
-            for s in m.samples
-            if s.name.endswith("_total")
-        }
-    )
     assert "errors" not in result, result
-    return mongo_commands_sent() - before, result["data"]
+    return StoreWork.now() - before, result["data"]
 
 
 async def test_order_entities_cost_two_queries_however_many(
-    quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document]
+    quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document], mongodb_server: Server
 ) -> None:
     order_ids = []
     for _ in range(20):
@@ -70,17 +55,19 @@ async def test_order_entities_cost_two_queries_however_many(
             "representations": [{"__typename": "Order", "id": order_id} for order_id in order_ids[:count]]
         }
 
-    few, _ = await commands_for(quiet_gql, ORDER_ENTITIES, refs(10), admin)
-    many, data = await commands_for(quiet_gql, ORDER_ENTITIES, refs(100), admin)
+    few, _ = await work_for(quiet_gql, ORDER_ENTITIES, refs(10), admin)
+    many, data = await work_for(quiet_gql, ORDER_ENTITIES, refs(100), admin)
 
     assert [entity["id"] for entity in data["_entities"]] == order_ids
     assert all(len(entity["items"]) == 2 for entity in data["_entities"])
-    # One find for the orders, one for the products of all their items.
-    assert few == many == 2
+    # One call for the orders, one for the products of all their items (two SKUs).
+    assert few.calls == many.calls == 2
+    assert few.commands == batch_commands(mongodb_server, 10, 2)
+    assert many.commands == batch_commands(mongodb_server, 100, 2)
 
 
 async def test_user_orders_for_many_users_cost_a_constant_number_of_queries(
-    quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document]
+    quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document], mongodb_server: Server
 ) -> None:
     orders_by_user = {}
     for index in range(100):
@@ -95,24 +82,27 @@ async def test_user_orders_for_many_users_cost_a_constant_number_of_queries(
             ]
         }
 
-    few, _ = await commands_for(quiet_gql, USER_ENTITIES, refs(10), admin)
-    many, data = await commands_for(quiet_gql, USER_ENTITIES, refs(100), admin)
+    few, _ = await work_for(quiet_gql, USER_ENTITIES, refs(10), admin)
+    many, data = await work_for(quiet_gql, USER_ENTITIES, refs(100), admin)
 
     for entity in data["_entities"]:
         expected = orders_by_user[entity["id"]]
         assert [node["id"] for node in entity["orders"]["nodes"]] == expected[:3]
         assert entity["orders"]["pageInfo"]["hasNextPage"] == (len(expected) > 3)
         assert all(node["customer"]["id"] == entity["id"] for node in entity["orders"]["nodes"])
-    # Order keys of all users, those orders by id, and their products.
-    assert few == many == 3
+    # One call for the pages of all users, one for the products of their orders (two SKUs).
+    assert few.calls == many.calls == 2
+    assert few.commands == batch_commands(mongodb_server, 10, 2)
+    assert many.commands == batch_commands(mongodb_server, 100, 2)
 
 
 async def test_one_customers_orders_cost_one_query_plus_products(
-    quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document]
+    quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document], mongodb_server: Server
 ) -> None:
     customer = uuid.uuid4().hex
     await insert_orders(db, customer, 30)
     variables = {"representations": [{"__typename": "User", "id": customer}]}
-    commands, data = await commands_for(quiet_gql, USER_ENTITIES, variables, tokens.customer(customer))
+    work, data = await work_for(quiet_gql, USER_ENTITIES, variables, tokens.customer(customer))
     assert len(data["_entities"][0]["orders"]["nodes"]) == 3
-    assert commands == 2
+    assert work.calls == 2
+    assert work.commands == batch_commands(mongodb_server, 1, 2)

@@ -18,7 +18,7 @@ from orders.lifecycle import NotYetApplicable
 from orders.store import OrderStore
 from shopkit.events.envelope import Event, stream_for
 from shopkit.events.streams import publish, read_events
-from shopkit.mongo import Document, connect
+from shopkit.mongo import Document, MongoDB
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "events" / "schemas"
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -241,9 +241,9 @@ async def handler(
 ) -> AsyncIterator[OrderEventHandler]:
     """The consumer's handler on the app's database; the app runs no relay or consumer
     of its own, so this handler is the only writer."""
-    client, database = connect(mongodb_uri, database_name, max_pool_size=1)
-    yield OrderEventHandler(OrderStore(reads=database, writes=database))
-    await client.close()
+    mongodb = MongoDB(mongodb_uri, database_name, service="orders")
+    yield OrderEventHandler(OrderStore(mongodb))
+    await mongodb.close()
 
 
 async def test_full_lifecycle_and_no_moves_backwards(

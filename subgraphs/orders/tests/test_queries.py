@@ -39,11 +39,15 @@ async def test_catalog_needs_no_token_and_has_realistic_prices(gql: GraphQL) -> 
 
 
 async def test_seeding_again_changes_nothing(
-    gql: GraphQL, settings: Settings, signer: TokenSigner, db: AsyncDatabase[Document]
+    settings: Settings, signer: TokenSigner, db: AsyncDatabase[Document]
 ) -> None:
+    first = build_app(settings, signer, background_workers=False)
+    async with first.router.lifespan_context(first):
+        pass
     before = await db["products"].find().sort("_id").to_list()
-    app = build_app(settings, signer, background_workers=False)
-    async with app.router.lifespan_context(app):
+    # The next start of the service (one process at a time on the embedded store).
+    second = build_app(settings, signer, background_workers=False)
+    async with second.router.lifespan_context(second):
         pass
     assert await db["products"].find().sort("_id").to_list() == before
 

@@ -18,10 +18,12 @@ from payments.app import create_app
 from payments.config import Settings
 from payments.events import ORDERS_STREAM
 from payments.processor import CardProcessor
+from payments.store import PaymentStore
 from shopkit import redis_client
 from shopkit.auth import Role, TokenVerifier
 from shopkit.events.envelope import Event, stream_for
 from shopkit.events.streams import publish, read_events
+from shopkit.mongo import MongoDB
 from shopkit.tokens import TokenSigner
 
 pytest_plugins = ["shopkit.testing"]
@@ -65,6 +67,9 @@ class Shop:
     redis: Redis
     processor: CardProcessor
     signer: TokenSigner
+    # Another handle on the app's database, for tests that run a step of the
+    # service's work by hand (not opened: it takes no writer lock of its own).
+    store: PaymentStore
 
     def token(self, user_id: str, role: Role = Role.CUSTOMER) -> str:
         return self.signer.issue(user_id, role)
@@ -194,10 +199,13 @@ def pooled(uri: str) -> str:
 
 
 @pytest.fixture
-def settings(mongodb_uri: str, database_name: str, redis_url: str) -> Settings:
+def settings(
+    mongodb_uri: str, database_name: str, redis_url: str, ferretdb_postgresql_url: str | None
+) -> Settings:
     return Settings(
         mongodb_uri=pooled(mongodb_uri),
         mongodb_database=database_name,
+        ferretdb_postgresql_url=ferretdb_postgresql_url,
         events_redis_url=redis_url,
         order_wait_seconds=0.3,
         maintenance_interval_seconds=3600,
@@ -215,6 +223,7 @@ async def shop(settings: Settings) -> AsyncIterator[Shop]:
     processor = CardProcessor()
     app = create_app(settings, verifier=verifier, processor=processor)
     mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(settings.mongodb_uri, tz_aware=True)
+    side_mongodb = MongoDB(settings.mongodb_uri, settings.mongodb_database, service="payments")
     # Generous bounds: this machine is shared with heavy builds.
     async with LifespanManager(app, startup_timeout=30, shutdown_timeout=30) as manager:
         transport = httpx.ASGITransport(app=manager.app)
@@ -225,6 +234,8 @@ async def shop(settings: Settings) -> AsyncIterator[Shop]:
                 redis=redis,
                 processor=processor,
                 signer=signer,
+                store=PaymentStore(side_mongodb),
             )
+    await side_mongodb.close()
     await mongo.close()
     await redis.aclose()

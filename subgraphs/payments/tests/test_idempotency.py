@@ -8,7 +8,6 @@ from conftest import DECLINED_CARD, GOOD_CARD, Shop
 from payments.config import Settings
 from payments.operations import Payments
 from payments.processor import CardProcessor
-from payments.store import PaymentStore
 
 
 async def test_the_same_key_and_input_return_the_same_payment(shop: Shop) -> None:
@@ -100,7 +99,7 @@ async def test_keys_older_than_the_retention_are_purged(shop: Shop, settings: Se
     await shop.db.idempotency_keys.insert_many(
         [{"_id": f"alice:{name}", "paymentId": name, "createdAt": now - age} for name, age in ages.items()]
     )
-    payments = Payments(PaymentStore(reads=shop.db, writes=shop.db), CardProcessor(), settings)
+    payments = Payments(shop.store, CardProcessor(), settings)
 
     purged = await payments.purge_idempotency_keys()
 

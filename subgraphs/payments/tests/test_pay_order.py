@@ -120,10 +120,14 @@ async def test_only_the_orders_customer_may_pay(shop: Shop) -> None:
     assert await nothing_stored(shop)
 
 
-async def test_an_unknown_order_is_not_found(shop: Shop) -> None:
+async def test_an_order_payments_has_not_learnt_of_is_retryable(shop: Shop) -> None:
     body = await shop.pay("0" * 32, as_user="alice")
 
-    assert error_code(body) == "NOT_FOUND"
+    assert error_code(body) == "SERVICE_UNAVAILABLE"
+    extensions = body["errors"][0]["extensions"]
+    assert extensions["retryable"] is True
+    assert extensions["retryAfterSeconds"] > 0
+    assert "not known to payments yet" in body["errors"][0]["message"]
     assert await nothing_stored(shop)
 
 
@@ -134,7 +138,7 @@ async def test_an_operator_smuggled_into_an_id_matches_nothing(shop: Shop) -> No
     paid = await shop.pay(smuggled, as_user="alice")
     read = await shop.gql("query($id: ID!) { payment(id: $id) { id } }", {"id": smuggled}, as_user="alice")
 
-    assert error_code(paid) == "NOT_FOUND"
+    assert error_code(paid) == "SERVICE_UNAVAILABLE"
     assert read == {"data": {"payment": None}}
 
 

@@ -11,7 +11,7 @@ from conftest import Shop
 from payments.config import Settings
 from payments.operations import Payments, canonical_request_hash
 from payments.processor import CardProcessor, parse_card
-from payments.store import CLAIM_IN_QUESTION, PaymentStore
+from payments.store import CLAIM_IN_QUESTION
 
 LONG_AGO = datetime.now(UTC) - timedelta(minutes=10)
 # conftest.GOOD_CARD, parsed.
@@ -24,7 +24,7 @@ def settings(settings: Settings) -> Settings:
 
 
 def repairer(shop: Shop, settings: Settings, processor: CardProcessor) -> Payments:
-    return Payments(PaymentStore(reads=shop.db, writes=shop.db), processor, settings)
+    return Payments(shop.store, processor, settings)
 
 
 async def crashed_while_charging(shop: Shop, order_id: str, payment_id: str, status: str) -> None:
@@ -121,7 +121,7 @@ async def test_a_captured_payment_confirms_its_claim_so_recovery_never_reads_it_
     assert claim["capturingPaymentId"] == paid["data"]["payOrder"]["id"]
     assert "claimedAt" not in claim
     assert CLAIM_IN_QUESTION not in claim
-    assert await PaymentStore(reads=shop.db, writes=shop.db).claims_older_than(datetime.now(UTC)) == []
+    assert await shop.store.claims_older_than(datetime.now(UTC)) == []
 
 
 async def test_the_claim_of_a_captured_payment_a_crash_left_unconfirmed_is_confirmed(

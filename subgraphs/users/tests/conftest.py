@@ -16,10 +16,13 @@ pytest_plugins = ["shopkit.testing"]
 
 
 @pytest.fixture
-def settings(mongodb_uri: str, database_name: str, tmp_path: Path) -> Settings:
+def settings(
+    mongodb_uri: str, database_name: str, tmp_path: Path, ferretdb_postgresql_url: str | None
+) -> Settings:
     return Settings(
         mongodb_uri=mongodb_uri,
         mongodb_database=database_name,
+        ferretdb_postgresql_url=ferretdb_postgresql_url,
         jwt_private_key_file=tmp_path / "keys" / "jwt-ed25519.pem",
         # The cheapest argon2 parameters keep the suite fast; production uses the default.
         password_hash_profile="CHEAPEST",

@@ -5,7 +5,8 @@ from typing import Any
 
 from support import GraphQLClient, error_codes
 
-from shopkit.mongo import mongo_commands_sent
+from shopkit.mongo import Server
+from shopkit.testing import StoreWork, batch_commands
 
 USER = "query($id: ID!) { user(id: $id) { id email } }"
 ENTITIES = """
@@ -85,8 +86,8 @@ async def test_entities_of_unknown_users_are_not_found(graphql: GraphQLClient, a
     assert error_codes(body) == ["NOT_FOUND"]
 
 
-async def test_hundred_entities_cost_one_query(
-    graphql: GraphQLClient, admin_token: str, users_collection: Any
+async def test_hundred_entities_cost_one_store_call(
+    graphql: GraphQLClient, admin_token: str, users_collection: Any, mongodb_server: Server
 ) -> None:
     await users_collection.insert_many(
         [
@@ -104,14 +105,16 @@ async def test_hundred_entities_cost_one_query(
     )
     ids = [f"bulk{n:028d}" for n in range(100)]
 
-    async def commands_for(refs: list[str]) -> float:
-        before = mongo_commands_sent()
+    async def work_for(refs: list[str]) -> StoreWork:
+        before = StoreWork.now()
         body = await graphql.execute(ENTITIES, user_refs(*refs), token=admin_token)
         assert "errors" not in body, body
         assert [entity["id"] for entity in body["data"]["_entities"]] == refs
-        return mongo_commands_sent() - before
+        return StoreWork.now() - before
 
-    assert await commands_for(ids[:1]) == 1
-    assert await commands_for(ids) == 1
-    # Repeated and reordered representations still cost one query.
-    assert await commands_for(list(reversed(ids)) + ids[:10]) == 1
+    one, hundred = await work_for(ids[:1]), await work_for(ids)
+    # Repeated and reordered representations: each distinct user once.
+    repeated = await work_for(list(reversed(ids)) + ids[:10])
+    assert one.calls == hundred.calls == repeated.calls == 1
+    assert one.commands == batch_commands(mongodb_server, 1)
+    assert hundred.commands == repeated.commands == batch_commands(mongodb_server, 100)

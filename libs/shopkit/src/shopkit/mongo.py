@@ -1,26 +1,41 @@
-"""The MongoDB connection each Mongo-backed service opens at start.
+"""The MongoDB of a Mongo-backed service: one read pool, one write client, and what the server is.
 
-Any MongoDB wire-protocol server works: FerretDB locally, MongoDB in Docker or
-production. We stay within what both support: single-document atomic updates,
-no multi-document transactions, no change streams.
+Any MongoDB wire-protocol server works: the embedded FerretDB locally, MongoDB
+in Docker or production. We stay within what both support: single-document
+atomic updates, no multi-document transactions, no change streams.
+
+Where the two servers differ, the choice is made here, once, from what the
+server reports at start (FerretDB announces itself in `buildInfo`), never in
+the services. FerretDB's own limits and what we do about them are in
+`shopkit.ferretdb` and docs/architecture.md ("The embedded store").
 """
 
-from collections.abc import Iterable
-from typing import Any
+import asyncio
+import enum
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shopkit import ferretdb
 from shopkit.metrics import STORE_COMMANDS
 
 Document = dict[str, Any]
 Client = AsyncMongoClient[Document]
 Database = AsyncDatabase[Document]
 Collection = AsyncCollection[Document]
+Sort = Sequence[tuple[str, int]]
+Key = TypeVar("Key", bound=Hashable)
 
 # Driver housekeeping that is not a query the service chose to make.
 _HANDSHAKE_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo"})
+
+
+class Server(enum.Enum):
+    MONGODB = "mongodb"
+    FERRETDB = "ferretdb"
 
 
 class _CommandCounter(monitoring.CommandListener):
@@ -35,30 +50,8 @@ class _CommandCounter(monitoring.CommandListener):
         pass
 
 
-def any_of(field: str, values: Iterable[Any]) -> Document:
-    """The filter for documents whose `field` is one of `values` (each asked once).
-
-    A single value is asked by equality: FerretDB 1.24 hands equality to its
-    backend (SQLite for `_id` only, PostgreSQL for any field) but decodes every
-    document of the collection itself for `$in`. MongoDB answers both from the
-    index. Most DataLoader batches in a request are of one key.
-    """
-    unique = list(dict.fromkeys(values))
-    if len(unique) == 1:
-        return {field: unique[0]}
-    return {field: {"$in": unique}}
-
-
 def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tuple[Client, Database]:
-    """Opens a client; `max_pool_size=1` sends every command over one connection.
-
-    FerretDB 1.24 (SQLite) applies an update as read-modify-write without
-    isolation between connections: concurrent updates of one document lose
-    all but one (even `$inc`), and a conditional `find_one_and_update` can
-    have several winners. It serves one connection's commands one at a time,
-    so a service that routes its writes through a one-connection client gets
-    atomic single-document updates back.
-    """
+    """Opens a client (commands are counted in `STORE_COMMANDS`); `max_pool_size` caps its connections."""
     options: dict[str, Any] = {} if max_pool_size is None else {"maxPoolSize": max_pool_size}
     client: Client = AsyncMongoClient(
         uri,
@@ -70,12 +63,144 @@ def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tup
     return client, client[database]
 
 
-async def is_ready(database: Database) -> bool:
-    try:
-        await database.command("ping")
-    except Exception:  # noqa: BLE001 - any failure means "not ready"
-        return False
-    return True
+async def detect_server(database: Database) -> Server:
+    info = await database.command("buildInfo")
+    return Server.FERRETDB if "ferretdbVersion" in info else Server.MONGODB
+
+
+class MongoDB:
+    """A service's database: `reads` over a pool, `writes` over `write_pool_size` connections.
+
+    Writes go through their own small client because FerretDB applies an update
+    as a read and a write with no isolation between connections; commands on one
+    connection run in order, so one write connection makes a process's
+    conditional updates atomic again (keep `write_pool_size=1` on FerretDB;
+    raise it on MongoDB). Across processes, `open` holds FerretDB to one
+    process per database (`shopkit.ferretdb.WriterLock`).
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        database: str,
+        *,
+        service: str,
+        write_pool_size: int = 1,
+        ferretdb_postgresql_url: str | None = None,
+    ) -> None:
+        self._service = service
+        self._ferretdb_postgresql_url = ferretdb_postgresql_url
+        self._read_client, self.reads = connect(uri, database)
+        self._write_client, self.writes = connect(uri, database, max_pool_size=write_pool_size)
+        self.server = Server.MONGODB
+        self._writer_lock: ferretdb.WriterLock | None = None
+
+    async def open(self, equality_fields: Mapping[str, Sequence[str]]) -> None:
+        """Learns which server this is and, on FerretDB, makes it fit to serve this process.
+
+        `equality_fields` lists, per collection, every field the service looks
+        documents up by equality. MongoDB serves them from the service's own
+        `createIndexes`; on FerretDB they get the indexes FerretDB cannot make.
+        """
+        self.server = await detect_server(self.reads)
+        if self.server is Server.MONGODB:
+            return
+        if not self._ferretdb_postgresql_url:
+            raise ferretdb.EmbeddedStoreError(
+                f"{self._service}: MONGODB_URI points at FerretDB, which needs shopgraph's indexes and "
+                "writer lock in the PostgreSQL it stores into: set FERRETDB_POSTGRESQL_URL to that "
+                "database (`make up` does), or use a real MongoDB."
+            )
+        self._writer_lock = await ferretdb.open_embedded_store(
+            self._ferretdb_postgresql_url, self.writes, self._service, equality_fields
+        )
+
+    async def close(self) -> None:
+        if self._writer_lock is not None:
+            await self._writer_lock.release()
+            self._writer_lock = None
+        await self._read_client.close()
+        await self._write_client.close()
+
+    async def is_ready(self) -> bool:
+        try:
+            await self.reads.command("ping")
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
+        return True
+
+    async def find_grouped(
+        self,
+        collection: Collection,
+        field: str,
+        values: Iterable[Key],
+        *,
+        where: Document | None = None,
+        projection: Document | None = None,
+        sort: Sort | None = None,
+        limit: int | None = None,
+    ) -> dict[Key, list[Document]]:
+        """The documents whose `field` equals each value (up to `limit` per value, in `sort` order).
+
+        One call for a whole DataLoader batch. On MongoDB it is one query
+        (`$in`); FerretDB cannot push `$in` down, so there it is one indexed
+        equality query per value, all at once over the read pool.
+        """
+        unique = list(dict.fromkeys(values))
+        found: dict[Key, list[Document]] = {value: [] for value in unique}
+        if not unique:
+            return found
+        if len(unique) == 1 or self.server is Server.FERRETDB:
+            pages = await asyncio.gather(
+                *(
+                    self._find(collection, {field: value, **(where or {})}, projection, sort, limit)
+                    for value in unique
+                )
+            )
+            return dict(zip(unique, pages, strict=True))
+        query = {field: {"$in": unique}, **(where or {})}
+        # The documents are grouped by `field`, so an inclusion projection must keep it.
+        hidden = projection is not None and any(projection.values()) and field not in projection
+        if projection is not None and hidden:
+            projection = {**projection, field: 1}
+        cursor = collection.find(query, projection, batch_size=1000)
+        if sort:
+            cursor = cursor.sort([(field, 1), *sort])
+        unfilled = len(unique)
+        async for document in cursor:
+            group = found[document.pop(field) if hidden else document[field]]
+            if limit is None or len(group) < limit:
+                group.append(document)
+                if limit is not None and len(group) == limit:
+                    unfilled -= 1
+                    if unfilled == 0:
+                        break
+        await cursor.close()
+        return found
+
+    async def find_by_ids(
+        self, collection: Collection, ids: Iterable[Key], projection: Document | None = None
+    ) -> dict[Key, Document]:
+        """The documents with these `_id`s (missing ones left out), in one call."""
+        groups = await self.find_grouped(collection, "_id", ids, projection=projection, limit=1)
+        return {key: documents[0] for key, documents in groups.items() if documents}
+
+    @staticmethod
+    async def _find(
+        collection: Collection,
+        query: Document,
+        projection: Document | None,
+        sort: Sort | None,
+        limit: int | None,
+    ) -> list[Document]:
+        cursor = collection.find(query, projection)
+        if sort:
+            cursor = cursor.sort(list(sort))
+        if limit is not None:
+            # With the limit as the batch size the server answers in one reply and
+            # closes the cursor (no getMore, no killCursors).
+            cursor = cursor.limit(limit).batch_size(limit + 1)
+        return await cursor.to_list()
 
 
 def mongo_commands_sent() -> float:

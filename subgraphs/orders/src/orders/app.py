@@ -13,12 +13,13 @@ from orders.loaders import create_loaders
 from orders.schema import schema
 from orders.seed import seed_catalog
 from orders.store import OrderStore
-from shopkit import http, mongo, redis_client, tasks
+from shopkit import http, redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.context import authenticate, traceparent
 from shopkit.events.envelope import stream_for
 from shopkit.events.outbox import OutboxRelay
 from shopkit.events.streams import StreamConsumer, default_consumer_name
+from shopkit.mongo import MongoDB
 
 
 def create_app(
@@ -31,11 +32,14 @@ def create_app(
     consumer (tests that count store commands need a quiet store)."""
     settings = settings or Settings.from_env()
     verifier = verifier or TokenVerifier(settings.jwks_url)
-    client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
-    writer, writer_database = mongo.connect(
-        settings.mongodb_uri, settings.mongodb_database, max_pool_size=settings.mongodb_write_pool_size
+    mongodb = MongoDB(
+        settings.mongodb_uri,
+        settings.mongodb_database,
+        service=SERVICE,
+        write_pool_size=settings.mongodb_write_pool_size,
+        ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
-    store = OrderStore(reads=database, writes=writer_database)
+    store = OrderStore(mongodb)
     events_redis = redis_client.connect(settings.events_redis_url)
     relay = OutboxRelay(
         store.orders_for_writing,
@@ -53,7 +57,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await store.create_indexes()
+        await store.open()
         await seed_catalog(store)
         workers = (
             {"orders-outbox-relay": relay.run(), "orders-event-consumer": consumer.run()}
@@ -65,8 +69,7 @@ def create_app(
                 yield
         finally:
             await events_redis.aclose()
-            await client.close()
-            await writer.close()
+            await store.close()
 
     async def context_factory(request: Request) -> Context:
         return Context(
@@ -77,14 +80,11 @@ def create_app(
             outbox_written=relay.notify,
         )
 
-    async def mongodb_ready() -> bool:
-        return await mongo.is_ready(database)
-
     # Only the store gates readiness: with the event Redis down, orders are
     # still placed (their events wait in the outbox).
     return http.create_app(
         schema=schema,
         context_factory=context_factory,
         lifespan=lifespan,
-        readiness={"mongodb": mongodb_ready},
+        readiness={"mongodb": mongodb.is_ready},
     )

@@ -12,13 +12,14 @@ DEFAULT_PORT = 4002
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = SERVICE
-    # Writes share this many connections; keep 1 on FerretDB (see orders.store).
+    # The PostgreSQL database behind the embedded FerretDB (unused on MongoDB).
+    ferretdb_postgresql_url: str | None = None
+    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.MongoDB).
     mongodb_write_pool_size: int = 1
     events_redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
     # placeOrder/cancelOrder hand the relay the order's id, so their events leave at
-    # once; the sweep only catches events left behind (a crash, Redis down), and on
-    # FerretDB each sweep reads the whole orders collection, so it is rare.
+    # once; the sweep only catches events left behind (a crash, Redis down).
     outbox_sweep_seconds: float = 30.0
 
     @classmethod
@@ -27,6 +28,7 @@ class Settings:
         return cls(
             mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
+            ferretdb_postgresql_url=env.get("FERRETDB_POSTGRESQL_URL") or None,
             mongodb_write_pool_size=int(
                 env.get("MONGODB_WRITE_POOL_SIZE", str(defaults.mongodb_write_pool_size))
             ),

@@ -6,11 +6,10 @@ Collections:
   createdAt, updatedAt, history, appliedEvents, outbox}`
 - `counters`: `{_id: name, value}`, the sequence behind order numbers
 
-Reads use a connection pool; writes go through `writes`, a one-connection
-client by default: FerretDB 1.24 (SQLite) loses concurrent updates of one
-document unless they arrive on one connection (see `shopkit.mongo.connect`).
-The conditional updates below (cancel only from a cancellable status, apply an
-event only once) are atomic only because of that.
+Reads use the pool of `shopkit.mongo.MongoDB`, writes its write client: the
+conditional updates below (cancel only from a cancellable status, apply an
+event only once) rely on single-document atomicity, which the embedded store
+gives only that way (docs/architecture.md, "The embedded store").
 
 Every value in a filter comes from our own code or is a plain string the
 client sent, never a document the client sent, so no operator can be smuggled in.
@@ -23,26 +22,21 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 
 from orders.lifecycle import OrderStatus
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import outbox_flag, outbox_push
-from shopkit.mongo import Collection, Database, Document, any_of
+from shopkit.events.outbox import PENDING_FLAG, outbox_flag, outbox_push
+from shopkit.metrics import store_call
+from shopkit.mongo import Collection, Database, Document, MongoDB
 from shopkit.pagination import Cursor
 
 # What GraphQL reads of an order: the bookkeeping arrays stay in the store.
 ORDER_FIELDS = {"outbox": 0, "outboxPending": 0, "appliedEvents": 0}
 ORDER_NUMBER_COUNTER = "orderNumber"
-
-
-# Order keys are tiny: fetch up to this many in the first reply.
-KEYS_BATCH = 10_000
-
-
-def _whole_batch(expected: int) -> int:
-    """A batch size that returns `expected` documents in the first reply.
-
-    One more than expected, so the server sees the cursor exhausted and the
-    driver sends no `getMore` (FerretDB keeps a cursor open on an exact fit).
-    """
-    return expected + 1
+NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
+# Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
+EQUALITY_FIELDS = {
+    "products": ("_id",),
+    "orders": ("_id", "customerId", PENDING_FLAG),
+    "counters": ("_id",),
+}
 
 
 def utc_now() -> datetime:
@@ -59,24 +53,32 @@ class _Collections:
 
 
 class OrderStore:
-    def __init__(self, reads: Database, writes: Database) -> None:
-        self._read = _Collections(reads)
-        self._write = _Collections(writes)
+    def __init__(self, mongo: MongoDB) -> None:
+        self._mongo = mongo
+        self._read = _Collections(mongo.reads)
+        self._write = _Collections(mongo.writes)
 
     @property
     def orders_for_writing(self) -> Collection:
         """The orders collection on the write connection (for the outbox relay's updates)."""
         return self._write.orders
 
-    async def create_indexes(self) -> None:
+    async def open(self) -> None:
+        """Connects to the server and creates every index (safe to run at every start)."""
+        await self._mongo.open(EQUALITY_FIELDS)
         await self._write.orders.create_index(
             [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
             name="customer_newest_first",
         )
         await self._write.orders.create_index("number", unique=True, name="unique_number")
+        await self._write.orders.create_index(PENDING_FLAG, sparse=True, name="outbox_pending")
+
+    async def close(self) -> None:
+        await self._mongo.close()
 
     # -- products ---------------------------------------------------------------
 
+    @store_call
     async def upsert_products(self, products: Sequence[Document]) -> None:
         """Creates or refreshes catalog entries by SKU (safe to run at every start)."""
         writes = [
@@ -90,53 +92,44 @@ class OrderStore:
         if writes:
             await self._write.products.bulk_write(writes, ordered=False)
 
+    @store_call
     async def all_products(self) -> list[Document]:
+        """The whole catalog (a few dozen products): the one listed shape that reads a collection."""
         return await self._read.products.find({}).sort("name", ASCENDING).to_list()
 
-    async def products_by_sku(self, skus: Sequence[str]) -> list[Document]:
-        cursor = self._read.products.find(any_of("_id", skus), batch_size=_whole_batch(len(skus)))
-        return await cursor.to_list()
+    @store_call
+    async def products_by_sku(self, skus: Sequence[str]) -> dict[str, Document]:
+        return await self._mongo.find_by_ids(self._read.products, skus)
 
     # -- orders: reads ----------------------------------------------------------
 
-    async def orders_by_id(self, order_ids: Sequence[str]) -> list[Document]:
-        cursor = self._read.orders.find(
-            any_of("_id", order_ids), ORDER_FIELDS, batch_size=_whole_batch(len(order_ids))
-        )
-        return await cursor.to_list()
+    @store_call
+    async def orders_by_id(self, order_ids: Sequence[str]) -> dict[str, Document]:
+        return await self._mongo.find_by_ids(self._read.orders, order_ids, ORDER_FIELDS)
 
+    @store_call
     async def order_state(self, order_id: str) -> Document | None:
         """Only what an event handler decides on: status and applied event ids."""
         return await self._read.orders.find_one({"_id": order_id}, {"status": 1, "appliedEvents": 1})
 
-    async def customer_orders(self, customer_id: str, limit: int, after: Cursor | None) -> list[Document]:
-        """One customer's orders, newest first, strictly after the cursor."""
-        query: Document = {"customerId": customer_id, **(after.mongo_filter() if after else {})}
-        cursor = (
-            self._read.orders.find(query, ORDER_FIELDS)
-            .sort([("createdAt", DESCENDING), ("_id", DESCENDING)])
-            .limit(limit)
+    @store_call
+    async def customer_order_pages(
+        self, customer_ids: Sequence[str], limit: int, after: Cursor | None
+    ) -> dict[str, list[Document]]:
+        """Up to `limit` orders of each customer, newest first, strictly after the cursor."""
+        return await self._mongo.find_grouped(
+            self._read.orders,
+            "customerId",
+            customer_ids,
+            where=after.mongo_filter() if after else None,
+            projection=ORDER_FIELDS,
+            sort=NEWEST_FIRST,
+            limit=limit,
         )
-        return await cursor.to_list()
-
-    async def customers_order_keys(self, customer_ids: Sequence[str], after: Cursor | None) -> list[Document]:
-        """`{_id, customerId}` of several customers' orders, each customer's newest first.
-
-        MongoDB could cut each customer's list with `$group`/`$push`/`$slice`, which
-        FerretDB lacks, so this reads only the keys and the caller keeps each
-        customer's first N, then loads those orders by id.
-        """
-        query: Document = {
-            **any_of("customerId", customer_ids),
-            **(after.mongo_filter() if after else {}),
-        }
-        cursor = self._read.orders.find(query, {"customerId": 1}, batch_size=KEYS_BATCH).sort(
-            [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)]
-        )
-        return await cursor.to_list()
 
     # -- orders: writes ---------------------------------------------------------
 
+    @store_call
     async def next_order_sequence(self) -> int:
         counter = await self._write.counters.find_one_and_update(
             {"_id": ORDER_NUMBER_COUNTER},
@@ -147,10 +140,12 @@ class OrderStore:
         assert counter is not None, "an upsert always returns the document"
         return int(counter["value"])
 
+    @store_call
     async def insert_order(self, order: Document, event: Event) -> None:
         """Stores a new order with its `order.placed` event in its outbox."""
         await self._write.orders.insert_one({**order, "outbox": [event.to_doc()], **outbox_flag()})
 
+    @store_call
     async def cancel_order(
         self,
         order_id: str,
@@ -169,6 +164,7 @@ class OrderStore:
             return_document=ReturnDocument.AFTER,
         )
 
+    @store_call
     async def apply_event(
         self,
         order_id: str,

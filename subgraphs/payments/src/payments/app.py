@@ -21,12 +21,13 @@ from payments.operations import Payments
 from payments.processor import CardProcessor
 from payments.schema import schema
 from payments.store import PaymentStore
-from shopkit import mongo, redis_client, tasks
+from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.events.envelope import stream_for
 from shopkit.events.outbox import OutboxRelay
 from shopkit.events.streams import StreamConsumer, default_consumer_name
 from shopkit.http import create_app as create_subgraph_app
+from shopkit.mongo import MongoDB
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +41,15 @@ def create_app(
     """The app; tests pass settings, a verifier holding their keys, and a processor to inspect."""
     settings = settings or Settings.from_env()
     verifier = verifier or TokenVerifier(settings.jwks_url)
-    read_client, reads = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
-    write_client, writes = mongo.connect(settings.mongodb_uri, settings.mongodb_database, max_pool_size=1)
+    mongodb = MongoDB(
+        settings.mongodb_uri,
+        settings.mongodb_database,
+        service=SERVICE,
+        write_pool_size=settings.mongodb_write_pool_size,
+        ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
+    )
     events_redis = redis_client.connect(settings.events_redis_url)
-    store = PaymentStore(reads=reads, writes=writes)
+    store = PaymentStore(mongodb)
     relay = OutboxRelay(
         store.payments, events_redis, stream_for(SERVICE), sweep_interval=settings.outbox_sweep_seconds
     )
@@ -58,7 +64,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await store.create_indexes()
+        await store.open()
         workers = {
             "payments-outbox-relay": relay.run(),
             "payments-orders-consumer": consumer.run(),
@@ -71,8 +77,7 @@ def create_app(
                 yield
         finally:
             await events_redis.aclose()
-            await read_client.close()
-            await write_client.close()
+            await store.close()
 
     async def context(request: Request) -> Context:
         return await build_context(request, verifier, store, payments)
@@ -82,7 +87,7 @@ def create_app(
         context_factory=context,
         lifespan=lifespan,
         # Ready means the store answers; events wait in the outbox while Redis is away.
-        readiness={"mongodb": lambda: mongo.is_ready(reads)},
+        readiness={"mongodb": mongodb.is_ready},
     )
 
 

@@ -11,6 +11,10 @@ DEFAULT_PORT = 4003
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = SERVICE
+    # The PostgreSQL database behind the embedded FerretDB (unused on MongoDB).
+    ferretdb_postgresql_url: str | None = None
+    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.MongoDB).
+    mongodb_write_pool_size: int = 1
     events_redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
     # Keys the HMAC that fingerprints cards in idempotency records. Set a secret
@@ -25,11 +29,11 @@ class Settings:
     # A charge left PENDING this long was interrupted (a crash) and is recovered.
     stale_payment_seconds: float = 60.0
     maintenance_interval_seconds: float = 30.0
-    # Keys live for days: purging them hourly is plenty, and on FerretDB each
-    # purge reads the whole collection (a range filter is not pushed down).
+    # Keys live for days: purging them hourly is plenty, and the purge (a range on
+    # createdAt) is the one periodic query that reads its whole collection on FerretDB.
     idempotency_purge_interval_seconds: float = 3600.0
     # Every write hands the outbox relay the payment's id; the sweep only catches
-    # events left behind by a crash (on FerretDB it reads the whole collection).
+    # events left behind by a crash.
     outbox_sweep_seconds: float = 30.0
 
     def __post_init__(self) -> None:
@@ -45,6 +49,8 @@ class Settings:
         return cls(
             mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
+            ferretdb_postgresql_url=env.get("FERRETDB_POSTGRESQL_URL") or None,
+            mongodb_write_pool_size=int(env.get("MONGODB_WRITE_POOL_SIZE", defaults.mongodb_write_pool_size)),
             events_redis_url=env.get("EVENTS_REDIS_URL", defaults.events_redis_url),
             jwks_url=env.get("JWKS_URL", defaults.jwks_url),
             card_fingerprint_key=env.get("CARD_FINGERPRINT_KEY", defaults.card_fingerprint_key),

@@ -42,7 +42,7 @@ from payments.store import (
     PaymentStore,
 )
 from shopkit.auth import Principal
-from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound
+from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound, ServiceUnavailable
 from shopkit.events.envelope import Event
 from shopkit.mongo import Document
 
@@ -53,6 +53,8 @@ MAX_KEY_LENGTH = 100
 INTERRUPTED = "processing_interrupted"
 # Conditional updates lost to a concurrent writer are recomputed this many times.
 MAX_RETRIES = 20
+# The retry hint of a payOrder for an order payments has not learnt of yet.
+RETRY_UNKNOWN_ORDER_AFTER_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,14 @@ class Payments:
     async def pay_order(self, payer: Principal, request: PayRequest, traceparent: str | None) -> Document:
         order = (await self.wait_for_orders([request.order_id])).get(request.order_id)
         if order is None:
-            raise NotFound(f"Order {request.order_id} does not exist (or is not known to payments yet).")
+            # Payments learns of an order from its order.placed event, which may
+            # still be on its way: the client retries (with the same key).
+            raise ServiceUnavailable(
+                f"Order {request.order_id} is not known to payments yet; retry shortly "
+                "(an order that does not exist never becomes known).",
+                retryable=True,
+                retryAfterSeconds=RETRY_UNKNOWN_ORDER_AFTER_SECONDS,
+            )
         # Only the customer pays: an ADMIN paying someone else's order would
         # charge a card for an order they do not own.
         if order["customerId"] != payer.user_id:

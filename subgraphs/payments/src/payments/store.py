@@ -11,10 +11,9 @@ Collections:
   payment it created.
 
 Every multi-step consistency rule rests on single-document conditional
-updates (FerretDB has no multi-document transactions). FerretDB 1.24 makes
-those atomic only among commands of one connection, so every write goes
-through `writes`, a one-connection client (shopkit.mongo.connect(max_pool_size=1));
-reads use the pooled `reads`.
+updates (FerretDB has no multi-document transactions), which the embedded
+store makes atomic only through the write client of `shopkit.mongo.MongoDB`
+(docs/architecture.md, "The embedded store"); reads use its pool.
 """
 
 from collections.abc import Iterable
@@ -24,8 +23,9 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import outbox_flag, outbox_push
-from shopkit.mongo import Collection, Database, Document, any_of
+from shopkit.events.outbox import PENDING_FLAG, outbox_flag, outbox_push
+from shopkit.metrics import store_call
+from shopkit.mongo import Collection, Document, MongoDB
 from shopkit.pagination import Cursor
 
 ORDER_OPEN = "OPEN"
@@ -37,27 +37,33 @@ FAILED = "FAILED"
 REFUNDED = "REFUNDED"
 PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
 REFUNDABLE = (CAPTURED, PARTIALLY_REFUNDED)
-# Batched loads fetch this many documents per round trip (the driver's first batch is 101).
-BATCH_SIZE = 1000
+OLDEST_FIRST = [("createdAt", ASCENDING), ("_id", ASCENDING)]
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
-# Set on an order projection while its claim is neither confirmed nor released.
-# Maintenance looks claims up by this equality, which FerretDB's PostgreSQL
-# backend evaluates in PostgreSQL (a range on claimedAt alone would make
-# FerretDB decode every projection).
+# Set on an order projection while its claim is neither confirmed nor released:
+# maintenance looks claims up by this equality, never by a range on claimedAt.
 CLAIM_IN_QUESTION = "claimInQuestion"
+# Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
+EQUALITY_FIELDS = {
+    "payments": ("_id", "orderId", "payerId", "status", PENDING_FLAG),
+    "orders": ("_id", CLAIM_IN_QUESTION),
+    "idempotency_keys": ("_id",),
+}
 
 
 class PaymentStore:
-    def __init__(self, reads: Database, writes: Database) -> None:
-        # Written through the one writer connection (the outbox relay too).
-        self.payments: Collection = writes["payments"]
-        self.orders: Collection = writes["orders"]
-        self.idempotency_keys: Collection = writes["idempotency_keys"]
-        self._read_payments: Collection = reads["payments"]
-        self._read_orders: Collection = reads["orders"]
-        self._read_keys: Collection = reads["idempotency_keys"]
+    def __init__(self, mongo: MongoDB) -> None:
+        self._mongo = mongo
+        # Written through the write client (the outbox relay too).
+        self.payments: Collection = mongo.writes["payments"]
+        self.orders: Collection = mongo.writes["orders"]
+        self.idempotency_keys: Collection = mongo.writes["idempotency_keys"]
+        self._read_payments: Collection = mongo.reads["payments"]
+        self._read_orders: Collection = mongo.reads["orders"]
+        self._read_keys: Collection = mongo.reads["idempotency_keys"]
 
-    async def create_indexes(self) -> None:
+    async def open(self) -> None:
+        """Connects to the server and creates every index (safe to run at every start)."""
+        await self._mongo.open(EQUALITY_FIELDS)
         await self.payments.create_index([("orderId", ASCENDING)], name="payments_by_order")
         await self.payments.create_index(
             [("payerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
@@ -68,13 +74,20 @@ class PaymentStore:
         )
         await self.orders.create_index([("capturingPaymentId", ASCENDING)], name="orders_by_claim")
         await self.idempotency_keys.create_index([("createdAt", ASCENDING)], name="idempotency_keys_by_age")
+        await self.payments.create_index(PENDING_FLAG, sparse=True, name="payments_outbox_pending")
+        await self.orders.create_index(CLAIM_IN_QUESTION, sparse=True, name="orders_claim_in_question")
+
+    async def close(self) -> None:
+        await self._mongo.close()
 
     # --- order projections -------------------------------------------------
 
+    @store_call
     async def record_order_placed(self, projection: Document) -> None:
         """Inserts the projection once; a redelivered order.placed changes nothing."""
         await self.orders.update_one({"_id": projection["_id"]}, {"$setOnInsert": projection}, upsert=True)
 
+    @store_call
     async def mark_order_cancelled(self, order_id: str, event_id: str, at: datetime) -> Document | None:
         """Marks the projection CANCELLED; returns it (None when order.placed has not arrived)."""
         updated: Document | None = await self.orders.find_one_and_update(
@@ -90,10 +103,11 @@ class PaymentStore:
         existing: Document | None = await self._read_orders.find_one({"_id": order_id})
         return existing
 
+    @store_call
     async def orders_by_ids(self, order_ids: Iterable[str]) -> dict[str, Document]:
-        cursor = self._read_orders.find(any_of("_id", order_ids)).batch_size(BATCH_SIZE)
-        return {doc["_id"]: doc async for doc in cursor}
+        return await self._mongo.find_by_ids(self._read_orders, order_ids)
 
+    @store_call
     async def claim_order(self, order_id: str, payment_id: str, at: datetime) -> bool:
         """Makes `payment_id` the one payment allowed to capture this OPEN order."""
         claimed = await self.orders.find_one_and_update(
@@ -109,6 +123,7 @@ class PaymentStore:
         )
         return claimed is not None
 
+    @store_call
     async def release_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
         """Frees the order for another attempt, if `payment_id` still holds it."""
         await self.orders.update_one(
@@ -119,6 +134,7 @@ class PaymentStore:
             },
         )
 
+    @store_call
     async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
         """Marks the claim settled (its payment captured): recovery no longer looks at it."""
         await self.orders.update_one(
@@ -126,6 +142,7 @@ class PaymentStore:
             {"$set": {"updatedAt": at}, "$unset": {"claimedAt": "", CLAIM_IN_QUESTION: ""}},
         )
 
+    @store_call
     async def claims_older_than(self, moment: datetime) -> list[Document]:
         """Claims taken before `moment` and never confirmed nor released: their payment is in question."""
         cursor = self._read_orders.find({CLAIM_IN_QUESTION: True, "claimedAt": {"$lt": moment}})
@@ -133,6 +150,7 @@ class PaymentStore:
 
     # --- idempotency keys ---------------------------------------------------
 
+    @store_call
     async def reserve_idempotency_key(self, record: Document) -> Document | None:
         """Stores the record; returns None if it is new, else the record already there."""
         try:
@@ -143,26 +161,32 @@ class PaymentStore:
             return existing if existing is not None else await self.reserve_idempotency_key(record)
         return None
 
+    @store_call
     async def find_idempotency_key(self, key_id: str) -> Document | None:
         record: Document | None = await self._read_keys.find_one({"_id": key_id})
         return record
 
+    @store_call
     async def release_idempotency_key(self, key_id: str, payment_id: str) -> None:
         await self.idempotency_keys.delete_one({"_id": key_id, "paymentId": payment_id})
 
+    @store_call
     async def purge_idempotency_keys(self, created_before: datetime) -> int:
         result = await self.idempotency_keys.delete_many({"createdAt": {"$lt": created_before}})
         return result.deleted_count
 
     # --- payments -----------------------------------------------------------
 
+    @store_call
     async def insert_payment(self, payment: Document) -> None:
         await self.payments.insert_one(payment)
 
+    @store_call
     async def delete_pending_payment(self, payment_id: str) -> None:
         """Undoes the insert of a payment that was refused before any charge."""
         await self.payments.delete_one({"_id": payment_id, "status": PENDING})
 
+    @store_call
     async def settle_payment(self, payment_id: str, changes: Document, event: Event) -> Document | None:
         """Moves a PENDING payment to its outcome, with the outcome's event, in one write."""
         settled: Document | None = await self.payments.find_one_and_update(
@@ -172,6 +196,7 @@ class PaymentStore:
         )
         return settled
 
+    @store_call
     async def record_refund(
         self,
         payment: Document,
@@ -208,53 +233,35 @@ class PaymentStore:
         )
         return updated
 
+    @store_call
     async def find_payment(self, payment_id: str) -> Document | None:
         payment: Document | None = await self._read_payments.find_one({"_id": payment_id})
         return payment
 
+    @store_call
     async def payments_by_ids(self, payment_ids: Iterable[str]) -> dict[str, Document]:
-        cursor = self._read_payments.find(any_of("_id", payment_ids)).batch_size(BATCH_SIZE)
-        return {doc["_id"]: doc async for doc in cursor}
+        return await self._mongo.find_by_ids(self._read_payments, payment_ids)
 
+    @store_call
     async def payments_by_order_ids(self, order_ids: Iterable[str]) -> dict[str, list[Document]]:
-        by_order: dict[str, list[Document]] = {}
-        cursor = (
-            self._read_payments.find(any_of("orderId", order_ids))
-            .sort([("createdAt", ASCENDING), ("_id", ASCENDING)])
-            .batch_size(BATCH_SIZE)
-        )
-        async for doc in cursor:
-            by_order.setdefault(doc["orderId"], []).append(doc)
-        return by_order
+        """Every payment of each order, oldest first."""
+        return await self._mongo.find_grouped(self._read_payments, "orderId", order_ids, sort=OLDEST_FIRST)
 
+    @store_call
     async def payment_pages(
         self, payer_ids: list[str], limit: int, after: Cursor | None
     ) -> dict[str, list[Document]]:
-        """Up to `limit` payments per payer, newest first, in one query.
+        """Up to `limit` payments per payer, newest first, strictly after the cursor."""
+        return await self._mongo.find_grouped(
+            self._read_payments,
+            "payerId",
+            payer_ids,
+            where=after.mongo_filter() if after else None,
+            sort=NEWEST_FIRST,
+            limit=limit,
+        )
 
-        For one payer the query is limited server-side. For several, one `$in`
-        query is read until every payer has `limit` payments (FerretDB cannot
-        cap per group in an aggregation), so the count of queries stays constant.
-        """
-        query: Document = any_of("payerId", payer_ids)
-        if after is not None:
-            query.update(after.mongo_filter())
-        cursor = self._read_payments.find(query).sort(NEWEST_FIRST).batch_size(BATCH_SIZE)
-        if len(payer_ids) == 1:
-            cursor = cursor.limit(limit)
-        pages: dict[str, list[Document]] = {payer_id: [] for payer_id in payer_ids}
-        unfilled = len(payer_ids)
-        async for doc in cursor:
-            page = pages[doc["payerId"]]
-            if len(page) < limit:
-                page.append(doc)
-                if len(page) == limit:
-                    unfilled -= 1
-                    if unfilled == 0:
-                        break
-        await cursor.close()
-        return pages
-
+    @store_call
     async def pending_payments_older_than(self, moment: datetime) -> list[Document]:
         cursor = self._read_payments.find({"status": PENDING, "createdAt": {"$lt": moment}})
         return [doc async for doc in cursor]

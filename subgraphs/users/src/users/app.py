@@ -8,8 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shopkit import http, mongo
+from shopkit import http
 from shopkit.auth import TokenVerifier
+from shopkit.mongo import MongoDB
 from shopkit.tokens import TokenSigner
 from users.config import Settings
 from users.context import Context, Services, build_context
@@ -31,12 +32,15 @@ def own_key_verifier(signer: TokenSigner) -> TokenVerifier:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings.from_env()
     signer = TokenSigner.from_pem_file(settings.jwt_private_key_file, create=True)
-    client, database = mongo.connect(settings.mongodb_uri, settings.mongodb_database)
-    writer, writer_database = mongo.connect(
-        settings.mongodb_uri, settings.mongodb_database, max_pool_size=settings.mongodb_write_pool_size
+    mongodb = MongoDB(
+        settings.mongodb_uri,
+        settings.mongodb_database,
+        service="users",
+        write_pool_size=settings.mongodb_write_pool_size,
+        ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
     services = Services(
-        store=UserStore(reads=database, writes=writer_database),
+        store=UserStore(mongodb),
         passwords=Passwords.from_profile(settings.password_hash_profile),
         signer=signer,
         verifier=own_key_verifier(signer),
@@ -46,12 +50,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         try:
-            await services.store.create_indexes()
+            await services.store.open()
             await seed(services.store, services.passwords, settings)
             yield
         finally:
-            await client.close()
-            await writer.close()
+            await services.store.close()
 
     async def context(request: Request) -> Context:
         return await build_context(request, services)
@@ -60,13 +63,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Verifiers cache the set and refetch on an unknown key id, so a short max-age suffices.
         return JSONResponse(signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
-    async def mongodb_ready() -> bool:
-        return await mongo.is_ready(database)
-
     return http.create_app(
         schema=schema,
         context_factory=context,
         lifespan=lifespan,
-        readiness={"mongodb": mongodb_ready},
+        readiness={"mongodb": mongodb.is_ready},
         extra_routes=[Route(JWKS_PATH, jwks, methods=["GET"])],
     )

@@ -10,7 +10,9 @@ from pathlib import Path
 class Settings:
     mongodb_uri: str = "mongodb://127.0.0.1:27017/"
     mongodb_database: str = "users"
-    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.connect).
+    # The PostgreSQL database behind the embedded FerretDB (unused on MongoDB).
+    ferretdb_postgresql_url: str | None = None
+    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.MongoDB).
     mongodb_write_pool_size: int = 1
     # Relative paths resolve against the working directory the service starts in.
     jwt_private_key_file: Path = Path("var/keys/jwt-ed25519.pem")
@@ -38,6 +40,7 @@ class Settings:
         return cls(
             mongodb_uri=env("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env("MONGODB_DATABASE", defaults.mongodb_database),
+            ferretdb_postgresql_url=env("FERRETDB_POSTGRESQL_URL") or None,
             mongodb_write_pool_size=int(
                 env("MONGODB_WRITE_POOL_SIZE", str(defaults.mongodb_write_pool_size))
             ),

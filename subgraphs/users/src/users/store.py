@@ -15,10 +15,13 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.auth import Role
-from shopkit.mongo import Collection, Database, Document, any_of
+from shopkit.metrics import store_call
+from shopkit.mongo import Collection, Document, MongoDB
 from shopkit.types import utc
 
 MAX_ADDRESSES = 20
+# Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
+EQUALITY_FIELDS = {"users": ("_id", "email")}
 
 
 class EmailTaken(Exception):
@@ -65,17 +68,25 @@ def now() -> datetime:
 class UserStore:
     """All access to the `users` collection.
 
-    Writes go through `writes`, a client with few connections (one on FerretDB,
-    whose updates are only atomic within one connection); reads use a pool.
+    Writes go through the write client of `shopkit.mongo.MongoDB` (one
+    connection on the embedded store, whose updates are atomic only within
+    one); reads use its pool.
     """
 
-    def __init__(self, *, reads: Database, writes: Database) -> None:
-        self._users: Collection = reads["users"]
-        self._user_writes: Collection = writes["users"]
+    def __init__(self, mongo: MongoDB) -> None:
+        self._mongo = mongo
+        self._users: Collection = mongo.reads["users"]
+        self._user_writes: Collection = mongo.writes["users"]
 
-    async def create_indexes(self) -> None:
+    async def open(self) -> None:
+        """Connects to the server and creates every index (safe to run at every start)."""
+        await self._mongo.open(EQUALITY_FIELDS)
         await self._user_writes.create_index([("email", ASCENDING)], unique=True, name="email_unique")
 
+    async def close(self) -> None:
+        await self._mongo.close()
+
+    @store_call
     async def insert(self, *, email: str, name: str, role: Role, password_hash: str) -> UserRecord:
         """Creates an account; raises EmailTaken if the email is in use, even by a racing insert."""
         record = UserRecord(
@@ -102,22 +113,18 @@ class UserStore:
             raise EmailTaken(email) from error
         return record
 
+    @store_call
     async def find_by_email(self, email: str) -> UserRecord | None:
         doc = await self._users.find_one({"email": email})
         return None if doc is None else UserRecord.from_doc(doc)
 
+    @store_call
     async def find_by_ids(self, ids: Sequence[str]) -> dict[str, UserRecord]:
-        """The users with these ids, in one query whatever their number."""
-        if not ids:
-            return {}
-        unique_ids = list(dict.fromkeys(ids))
-        # At most one match per id: with the limit as the batch size the server
-        # answers in one reply and closes the cursor (no getMore, no killCursors).
-        cursor = self._users.find(
-            any_of("_id", unique_ids), limit=len(unique_ids), batch_size=len(unique_ids)
-        )
-        return {doc["_id"]: UserRecord.from_doc(doc) async for doc in cursor}
+        """The users with these ids, in one call whatever their number."""
+        found = await self._mongo.find_by_ids(self._users, ids)
+        return {user_id: UserRecord.from_doc(doc) for user_id, doc in found.items()}
 
+    @store_call
     async def add_address(self, user_id: str, address: Document) -> UserRecord | None:
         """Adds the address unless an identical one is there; None if the user does not exist.
 
@@ -140,6 +147,7 @@ class UserStore:
             return record  # already there: adding it again changes nothing
         raise AddressBookFull(user_id)
 
+    @store_call
     async def update_credentials(
         self, user_id: str, *, role: Role | None = None, password_hash: str | None = None
     ) -> None:

@@ -7,10 +7,10 @@ multi-document transaction needed). `OutboxRelay` then publishes each pending
 event to the service's stream and removes it from the document.
 
 The same update sets `outboxPending: true` (`outbox_flag()`), which the relay
-unsets once the outbox is empty. The periodic sweep looks for that flag: an
-equality that FerretDB's PostgreSQL backend evaluates in PostgreSQL, where
-`{"outbox.0": {"$exists": true}}` makes FerretDB decode every document of the
-collection (seconds of CPU at ten thousand documents, every sweep).
+unsets once the outbox is empty. The sweep looks documents up by that flag, an
+equality every server answers from an index (each service lists it among its
+equality fields), where `{"outbox.0": {"$exists": true}}` would read the
+whole collection.
 
 A relay that dies after XADD but before the removal publishes the event again
 on restart; consumers deduplicate by event id, so the duplicate is harmless.
@@ -34,8 +34,6 @@ log = logging.getLogger(__name__)
 OUTBOX_FIELD = "outbox"
 PENDING_FLAG = "outboxPending"
 FLAGGED = {PENDING_FLAG: True}
-# Also documents written before the flag existed: swept once, when the relay starts.
-WITH_EVENTS = {f"{OUTBOX_FIELD}.0": {"$exists": True}}
 EMPTIED = {f"{OUTBOX_FIELD}.0": {"$exists": False}}
 
 
@@ -54,9 +52,8 @@ class OutboxRelay:
 
     The service calls `notify(collection, document_id)` right after a write
     that pushed events, and the relay publishes that document's outbox with an
-    `_id` lookup. A sweep (of every document with events at start, then of
-    flagged documents every `sweep_interval` seconds) catches what a crashed
-    process left behind.
+    `_id` lookup. A sweep of the flagged documents, at start and then every
+    `sweep_interval` seconds, catches what a crashed process left behind.
     """
 
     def __init__(
@@ -81,14 +78,12 @@ class OutboxRelay:
 
     async def run(self) -> None:
         next_sweep = 0.0  # sweep at start: a previous process may have left events
-        swept_once = False
         loop = asyncio.get_running_loop()
         while True:
             raise_if_cancelled()
             try:
                 if loop.time() >= next_sweep:
-                    await (self.relay_pending() if swept_once else self.relay_all())
-                    swept_once = True
+                    await self.relay_pending()
                     next_sweep = loop.time() + self._sweep_interval
                 with contextlib.suppress(TimeoutError):
                     document_id = await asyncio.wait_for(
@@ -107,10 +102,6 @@ class OutboxRelay:
     async def relay_pending(self) -> int:
         """Publishes the events of every flagged document; returns how many it published."""
         return await self._relay_until_done(FLAGGED)
-
-    async def relay_all(self) -> int:
-        """Publishes the events of every document that has any, flagged or not."""
-        return await self._relay_until_done(WITH_EVENTS)
 
     async def _relay_until_done(self, filter_: dict[str, Any]) -> int:
         relayed = 0

@@ -1,0 +1,173 @@
+"""What the embedded store needs beyond plain MongoDB: the one place that knows FerretDB.
+
+The embedded store is FerretDB 1.24 on its PostgreSQL backend. Two of its
+limits would break the shop as data grows or as a service is scaled, and
+this module works with both (docs/architecture.md, "The embedded store"):
+
+- FerretDB pushes a top-level scalar equality down to PostgreSQL as
+  `_jsonb->$1 @> $2`, which the btree indexes it creates for `createIndexes`
+  cannot serve, so every query would scan its table. `create_equality_indexes`
+  adds a GIN `jsonb_path_ops` index on `(_jsonb->'<field>')` of the table
+  behind each collection for every field a service looks documents up by.
+  FerretDB does not know these indexes (`listIndexes` does not show them, and
+  dropping a collection drops them); the tables are found in FerretDB's own
+  metadata table, whose layout FerretDB 1.24 (end of life, pinned) keeps.
+  The field name is a bind parameter, so PostgreSQL must plan each statement
+  for its parameters: the cluster runs with `plan_cache_mode=force_custom_plan`,
+  and a cluster that forces generic plans is refused.
+- an update is a read and a write with no isolation between connections, so
+  two processes updating one document lose writes. `WriterLock` holds a
+  PostgreSQL advisory lock per database for the life of the process: a second
+  process of the same service refuses to start instead of corrupting data.
+"""
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from pymongo.asynchronous.database import AsyncDatabase
+
+METADATA_TABLE = "_ferretdb_database_metadata"
+# PostgreSQL truncates identifiers longer than this.
+MAX_IDENTIFIER = 63
+
+
+class EmbeddedStoreError(RuntimeError):
+    """The embedded store cannot serve this process; the message says why and what to do."""
+
+
+def equality_index_name(table: str, field: str) -> str:
+    """A stable PostgreSQL index name for (table, field), unique and under 63 characters."""
+    digest = hashlib.sha1(f"{table}\0{field}".encode()).hexdigest()[:8]
+    slug = re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")[:20]
+    return f"{table[:28]}_{slug}_{digest}_sg_gin"[:MAX_IDENTIFIER]
+
+
+@dataclass(frozen=True)
+class EqualityIndex:
+    collection: str
+    field: str
+    table: str
+    name: str
+
+
+async def collection_tables(connection: asyncpg.Connection, database: str) -> dict[str, str]:
+    """Collection name → the PostgreSQL table FerretDB stores it in (in schema `database`)."""
+    exists = await connection.fetchval(
+        "SELECT to_regclass(format('%I.%I', $1::text, $2::text)) IS NOT NULL", database, METADATA_TABLE
+    )
+    if not exists:
+        return {}
+    rows = await connection.fetch(
+        f"SELECT _jsonb->>'_id' AS collection, _jsonb->>'table' AS table_name "
+        f'FROM "{database}"."{METADATA_TABLE}"'
+    )
+    return {row["collection"]: row["table_name"] for row in rows}
+
+
+async def create_equality_indexes(
+    connection: asyncpg.Connection, database: str, fields: Mapping[str, Sequence[str]]
+) -> list[EqualityIndex]:
+    """Creates (if missing) a GIN index per (collection, field); returns them all.
+
+    Every collection must exist already (FerretDB creates its table lazily).
+    """
+    tables = await collection_tables(connection, database)
+    missing = sorted(set(fields) - set(tables))
+    if missing:
+        raise EmbeddedStoreError(f"FerretDB has no table for the collections {missing} of {database!r}")
+    indexes = [
+        EqualityIndex(collection, field, tables[collection], equality_index_name(tables[collection], field))
+        for collection, collection_fields in fields.items()
+        for field in collection_fields
+    ]
+    for index in indexes:
+        # Identifiers are ours or FerretDB's (letters, digits, underscores); the field
+        # is a literal of the expression, so it is quoted as one.
+        await connection.execute(
+            f'CREATE INDEX IF NOT EXISTS "{index.name}" ON "{database}"."{index.table}" '
+            f"USING gin ((_jsonb->{_literal(index.field)}) jsonb_path_ops)"
+        )
+    return indexes
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+async def check_plan_cache_mode(connection: asyncpg.Connection) -> None:
+    mode = await connection.fetchval("SHOW plan_cache_mode")
+    if mode == "force_generic_plan":
+        raise EmbeddedStoreError(
+            "the PostgreSQL behind FerretDB forces generic plans (plan_cache_mode=force_generic_plan), "
+            "which can never use the equality indexes: set plan_cache_mode to force_custom_plan "
+            "(scripts/embedded-store.sh does) or auto."
+        )
+
+
+def writer_lock_key(database: str) -> int:
+    """The advisory lock key (a signed 64-bit integer) of one service's database."""
+    digest = hashlib.sha256(f"shopgraph-writer:{database}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class WriterLock:
+    """One process per database: an advisory lock held on its own connection until release.
+
+    PostgreSQL releases it when the connection ends, so a process that crashes
+    frees it at once and its successor can start.
+    """
+
+    def __init__(self, connection: asyncpg.Connection, database: str) -> None:
+        self._connection = connection
+        self._database = database
+
+    @classmethod
+    async def acquire(cls, postgresql_url: str, database: str, service: str) -> "WriterLock":
+        connection = await asyncpg.connect(postgresql_url)
+        try:
+            taken = await connection.fetchval("SELECT pg_try_advisory_lock($1)", writer_lock_key(database))
+        except BaseException:
+            await connection.close()
+            raise
+        if not taken:
+            await connection.close()
+            raise EmbeddedStoreError(
+                f"another {service} process already writes to the database {database!r} on this FerretDB. "
+                "FerretDB 1.24 applies an update as a read and a write with no isolation between "
+                "connections, so two processes would lose updates silently: on the embedded store each "
+                "service runs as one process. Stop the other process, or run several against a real "
+                "MongoDB (set MONGODB_URI)."
+            )
+        return cls(connection, database)
+
+    async def release(self) -> None:
+        await self._connection.close()
+
+
+async def open_embedded_store(
+    postgresql_url: str,
+    database: AsyncDatabase[dict[str, Any]],
+    service: str,
+    equality_fields: Mapping[str, Sequence[str]],
+) -> WriterLock:
+    """Takes the writer lock, then makes every listed lookup indexable; returns the lock to hold."""
+    lock = await WriterLock.acquire(postgresql_url, database.name, service)
+    try:
+        existing = set(await database.list_collection_names())
+        for collection in equality_fields:
+            if collection not in existing:
+                await database.create_collection(collection)
+        connection = await asyncpg.connect(postgresql_url)
+        try:
+            await check_plan_cache_mode(connection)
+            await create_equality_indexes(connection, database.name, equality_fields)
+        finally:
+            await connection.close()
+    except BaseException:
+        await lock.release()
+        raise
+    return lock
