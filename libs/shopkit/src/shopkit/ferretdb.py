@@ -31,8 +31,8 @@ import asyncpg
 from pymongo.asynchronous.database import AsyncDatabase
 
 METADATA_TABLE = "_ferretdb_database_metadata"
-# PostgreSQL truncates identifiers longer than this.
-MAX_IDENTIFIER = 63
+# Ends the name of every index `create_equality_indexes` makes.
+EQUALITY_INDEX_SUFFIX = "_sg_gin"
 
 
 class EmbeddedStoreError(RuntimeError):
@@ -40,10 +40,11 @@ class EmbeddedStoreError(RuntimeError):
 
 
 def equality_index_name(table: str, field: str) -> str:
-    """A stable PostgreSQL index name for (table, field), unique and under 63 characters."""
+    """A stable PostgreSQL index name for (table, field), unique and at most 63 characters
+    (PostgreSQL's limit): 26 + 1 + 20 + 1 + 8 + 7."""
     digest = hashlib.sha1(f"{table}\0{field}".encode()).hexdigest()[:8]
     slug = re.sub(r"[^a-z0-9]+", "_", field.lower()).strip("_")[:20]
-    return f"{table[:28]}_{slug}_{digest}_sg_gin"[:MAX_IDENTIFIER]
+    return f"{table[:26]}_{slug}_{digest}{EQUALITY_INDEX_SUFFIX}"
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import pymongo
 import pytest
 import redis
 
+from shopkit.ferretdb import EQUALITY_INDEX_SUFFIX, METADATA_TABLE
 from shopkit.metrics import store_calls_made
 from shopkit.mongo import Server, mongo_commands_sent
 
@@ -220,6 +221,14 @@ class QueryPlans:
     def mark(self) -> None:
         self._offset = self._log.stat().st_size
 
+    def of_database(self, database: str) -> list[Plan]:
+        """The plans since the mark of the statements on this database's own tables."""
+        return [
+            plan
+            for plan in self.since_mark()
+            if f'"{database}".' in plan.query and METADATA_TABLE not in plan.query
+        ]
+
     def since_mark(self) -> list[Plan]:
         with self._log.open("rb") as handle:
             handle.seek(self._offset)
@@ -235,6 +244,24 @@ class QueryPlans:
             query, _, plan = body.partition("\n")
             plans.append(Plan(query=query.strip(), plan=plan))
         return plans
+
+
+def assert_answered_from_indexes(plans: list[Plan]) -> None:
+    """No plan reads a table from start to end, and every read uses one of our equality indexes."""
+    assert plans, "no plan was logged: is auto_explain on for the explained role?"
+    scans = [plan for plan in plans if plan.sequential_scans()]
+    assert scans == [], "\n\n".join(f"{plan.query}\n{plan.plan}" for plan in scans)
+    reads = [plan for plan in plans if plan.query.startswith("SELECT")]
+    assert reads, "no SELECT was explained"
+    unindexed = [plan for plan in reads if EQUALITY_INDEX_SUFFIX not in plan.plan]
+    assert unindexed == [], "\n\n".join(f"{plan.query}\n{plan.plan}" for plan in unindexed)
+
+
+def analyze(store: EmbeddedStore, database: str) -> None:
+    """Fresh planner statistics for every table of the database (autovacuum would, later)."""
+    tables = store.psql(f"SELECT tablename FROM pg_tables WHERE schemaname = '{database}'").split()
+    for table in tables:
+        store.psql(f'ANALYZE "{database}"."{table}"')
 
 
 @pytest.fixture(scope="session")

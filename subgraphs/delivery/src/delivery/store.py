@@ -49,7 +49,7 @@ from redis.exceptions import WatchError
 
 from shopkit.errors import Conflict, NotFound
 from shopkit.events.envelope import Event
-from shopkit.metrics import STORE_COMMANDS
+from shopkit.metrics import STORE_COMMANDS, store_call
 
 OUTBOX_KEY = "delivery:outbox"
 ORDER_CANCELLED_NOTE = "The order was cancelled."
@@ -198,6 +198,7 @@ class DeliveryStore:
 
     # Reads: each method costs a fixed number of round trips, however many keys.
 
+    @store_call
     async def deliveries(self, delivery_ids: Sequence[str]) -> list[DeliveryRecord | None]:
         """The deliveries with these ids (None where there is none): one MGET."""
         valid = sorted({delivery_id for delivery_id in delivery_ids if is_delivery_id(delivery_id)})
@@ -211,6 +212,7 @@ class DeliveryStore:
             }
         return [found.get(delivery_id) for delivery_id in delivery_ids]
 
+    @store_call
     async def deliveries_for_orders(self, order_ids: Sequence[str]) -> list[DeliveryRecord | None]:
         """Each order's delivery (None where it has none): two MGETs."""
         if not order_ids:
@@ -220,6 +222,7 @@ class DeliveryStore:
         by_id = {record.id: record for record in records if record is not None}
         return [by_id.get(delivery_id) if delivery_id else None for delivery_id in delivery_ids]
 
+    @store_call
     async def deliveries_for_recipients(self, user_ids: Sequence[str]) -> list[list[DeliveryRecord]]:
         """Each user's deliveries, newest first: one pipeline of ZREVRANGE, one MGET."""
         if not user_ids:
@@ -233,6 +236,7 @@ class DeliveryStore:
         by_id = {record.id: record for record in records if record is not None}
         return [[by_id[delivery_id] for delivery_id in ids if delivery_id in by_id] for ids in id_lists]
 
+    @store_call
     async def tracking_events(self, delivery_ids: Sequence[str]) -> list[list[TrackingEntry]]:
         """Each delivery's tracking events, oldest first: one pipeline of LRANGE."""
         valid = [delivery_id for delivery_id in delivery_ids if is_delivery_id(delivery_id)]
@@ -249,6 +253,7 @@ class DeliveryStore:
             }
         return [found.get(delivery_id, []) for delivery_id in delivery_ids]
 
+    @store_call
     async def delivery_id_for_tracking_number(self, tracking_number: str) -> str | None:
         if not is_tracking_number(tracking_number):
             return None
@@ -256,6 +261,7 @@ class DeliveryStore:
 
     # Changes: each is one optimistic WATCH ... MULTI/EXEC transaction.
 
+    @store_call
     async def create_delivery(
         self,
         delivery: DeliveryRecord,
@@ -288,6 +294,7 @@ class DeliveryStore:
 
         return await self._optimistic(guards, attempt)
 
+    @store_call
     async def cancel_for_order(
         self,
         order_id: str,
@@ -329,6 +336,7 @@ class DeliveryStore:
 
         return await self._optimistic([marker, by_order], attempt)
 
+    @store_call
     async def change_status(
         self,
         delivery_id: str,
@@ -363,11 +371,13 @@ class DeliveryStore:
 
     # The outbox, drained by events.OutboxRelay.
 
+    @store_call
     async def outbox_peek(self, limit: int) -> list[str]:
         """The oldest unpublished events, as envelope JSON."""
         self._round_trip("OUTBOX LRANGE")
         return cast(list[str], await self._redis.lrange(OUTBOX_KEY, 0, limit - 1))
 
+    @store_call
     async def outbox_remove(self, entry: str) -> None:
         self._round_trip("OUTBOX LREM")
         await self._redis.lrem(OUTBOX_KEY, 1, entry)

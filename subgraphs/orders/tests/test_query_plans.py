@@ -1,0 +1,80 @@
+"""Every listed query shape of orders is answered from an index on the embedded store.
+
+The store layer runs its real queries through a FerretDB whose statements
+PostgreSQL explains (shopkit.testing.query_plans), on collections large enough
+that a sequential scan would cost more than an index (docs/architecture.md,
+"Query shapes").
+"""
+
+import os
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from orders.lifecycle import CANCELLABLE, OrderStatus
+from orders.store import OrderStore
+from shopkit.events.envelope import Event
+from shopkit.mongo import MongoDB
+from shopkit.pagination import Cursor
+from shopkit.testing import EmbeddedStore, QueryPlans, analyze, assert_answered_from_indexes
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("MONGODB_URI")), reason="PostgreSQL's plans exist only on the embedded store"
+)
+
+ORDERS = 3000
+CUSTOMERS = 300
+
+
+async def test_every_listed_shape_is_planned_on_an_index(
+    query_plans: QueryPlans, embedded_store: EmbeddedStore, database_name: str
+) -> None:
+    mongodb = MongoDB(
+        query_plans.mongodb_uri,
+        database_name,
+        service="orders",
+        ferretdb_postgresql_url=embedded_store.postgresql_url,
+    )
+    store = OrderStore(mongodb)
+    await store.open()
+    try:
+        now = datetime.now(UTC)
+        await mongodb.writes.products.insert_many([{"_id": f"SKU-{n}", "name": f"P{n}"} for n in range(ORDERS)])
+        await mongodb.writes.counters.insert_many([{"_id": f"counter-{n}", "value": n} for n in range(ORDERS)])
+        await mongodb.writes.orders.insert_many(
+            [
+                {
+                    "_id": f"order-{n}",
+                    "number": f"SG-{n}",
+                    "customerId": f"customer-{n % CUSTOMERS}",
+                    "status": OrderStatus.PENDING_PAYMENT.value,
+                    "createdAt": now - timedelta(minutes=n),
+                    "appliedEvents": [],
+                    "history": [],
+                }
+                for n in range(ORDERS)
+            ]
+        )
+        analyze(embedded_store, database_name)
+
+        query_plans.mark()
+        assert len(await store.products_by_sku(["SKU-1", "SKU-2"])) == 2
+        assert len(await store.orders_by_id(["order-1", "order-2"])) == 2
+        assert await store.order_state("order-3") is not None
+        pages = await store.customer_order_pages(["customer-1", "customer-2"], 5, None)
+        assert [len(page) for page in pages.values()] == [5, 5]
+        after = Cursor(created_at=pages["customer-1"][1]["createdAt"], id=pages["customer-1"][1]["_id"])
+        assert len((await store.customer_order_pages(["customer-1"], 5, after))["customer-1"]) == 5
+        assert await store.next_order_sequence() == 1
+        event = Event("order.cancelled", {"orderId": "order-4"}, "orders")
+        assert await store.cancel_order("order-4", CANCELLABLE, {"status": "CANCELLED"}, event, now) is not None
+        assert await store.apply_event(
+            "order-5", uuid.uuid4().hex, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, now
+        )
+        assert await mongodb.reads.orders.find_one({"outboxPending": True}) is not None  # the relay's sweep
+        plans = query_plans.of_database(database_name)
+    finally:
+        await store.close()
+
+    assert_answered_from_indexes(plans)

@@ -1,0 +1,64 @@
+"""Every listed query shape of users is answered from an index on the embedded store.
+
+The store layer runs its real queries through a FerretDB whose statements
+PostgreSQL explains (shopkit.testing.query_plans), on a collection large enough
+that a sequential scan would cost more than an index (docs/architecture.md,
+"Query shapes").
+"""
+
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from shopkit.auth import Role
+from shopkit.mongo import MongoDB
+from shopkit.testing import EmbeddedStore, QueryPlans, analyze, assert_answered_from_indexes
+from users.store import UserStore
+
+pytestmark = pytest.mark.skipif(
+    bool(os.environ.get("MONGODB_URI")), reason="PostgreSQL's plans exist only on the embedded store"
+)
+
+USERS = 3000
+
+
+async def test_every_listed_shape_is_planned_on_an_index(
+    query_plans: QueryPlans, embedded_store: EmbeddedStore, database_name: str
+) -> None:
+    mongodb = MongoDB(
+        query_plans.mongodb_uri,
+        database_name,
+        service="users",
+        ferretdb_postgresql_url=embedded_store.postgresql_url,
+    )
+    store = UserStore(mongodb)
+    await store.open()
+    try:
+        await mongodb.writes.users.insert_many(
+            [
+                {
+                    "_id": f"user-{n}",
+                    "email": f"user{n}@example.com",
+                    "name": f"User {n}",
+                    "role": Role.CUSTOMER.value,
+                    "passwordHash": "unused",
+                    "addresses": [],
+                    "createdAt": datetime(2026, 1, 1, tzinfo=UTC),
+                }
+                for n in range(USERS)
+            ]
+        )
+        analyze(embedded_store, database_name)
+
+        query_plans.mark()
+        assert await store.find_by_email("user7@example.com") is not None
+        assert len(await store.find_by_ids(["user-1", "user-2"])) == 2
+        address = {"line1": "1 Main St", "line2": None, "city": "Oslo", "postalCode": "0150", "country": "NO"}
+        assert await store.add_address("user-3", address) is not None
+        await store.update_credentials("user-4", role=Role.ADMIN)
+        plans = query_plans.of_database(database_name)
+    finally:
+        await store.close()
+
+    assert_answered_from_indexes(plans)
