@@ -4,8 +4,9 @@
 
 `up` starts supervisord (stack/supervisord.conf) if it is not running, then the
 programs in dependency order, each gated on its health: the stores (Redis, then
-the embedded MongoDB store: PostgreSQL, then FerretDB on it; their ports), users (/health/ready; the others verify tokens against its JWKS),
-orders, payments and delivery, then the router (its health check and a real
+the embedded MongoDB store: PostgreSQL, then FerretDB on it; their ports), users
+(/health/ready; the others verify tokens against its JWKS), orders, payments and
+delivery, then the router (its health check and a real
 `{ __typename }` query). Running it twice is harmless. Data lives in
 $STACK_DIR (default var/stack) and survives `down`/`up`.
 
@@ -419,7 +420,9 @@ class Stack:
         if config.external_mongodb_uri:
             lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI)")
         else:
-            lines.append(f"{'MongoDB':<15} {config.mongodb_uri}   (FerretDB on {config.ferretdb_postgresql_url})")
+            lines.append(
+                f"{'MongoDB':<15} {config.mongodb_uri}   (FerretDB on {config.ferretdb_postgresql_url})"
+            )
         lines.append(f"{'data and logs':<15} {config.stack_dir}")
         return lines
 

@@ -1,5 +1,6 @@
 import asyncio
 import contextlib
+import json
 import uuid
 from collections.abc import AsyncIterator
 
@@ -109,3 +110,23 @@ async def test_the_sweep_reads_only_flagged_documents_and_clears_the_flag(
     assert [event.id for event in await read_events(redis, stream)] == [flagged.id]
     assert await relay.relay_pending() == 0
     assert await database.things.find_one({"_id": "flagged"}) == {"_id": "flagged", "outbox": []}
+
+
+async def test_an_entry_that_is_not_an_event_is_dead_lettered_and_the_rest_published(
+    database: Database, redis: Redis
+) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    good = Event("a.b", {"n": 1}, "test")
+    poison = {"type": "a.b", "data": {"n": 2}}  # no id, version, producer...
+    await database.things.insert_one({"_id": "t1", "outbox": [poison, good.to_doc()], **outbox_flag()})
+
+    relay = OutboxRelay(database.things, redis, stream)
+    assert await relay.relay_pending() == 2
+
+    assert [event.id for event in await read_events(redis, stream)] == [good.id]
+    entries: list[tuple[str, dict[str, str]]] = await redis.xrange(f"{stream}.dead.outbox")  # type: ignore[assignment]
+    [(_, dead)] = entries
+    assert dead["document_id"] == "t1"
+    assert "unreadable outbox entry" in dead["reason"]
+    assert json.loads(dead["entry"]) == poison
+    assert await database.things.find_one({"_id": "t1"}) == {"_id": "t1", "outbox": []}

@@ -40,8 +40,12 @@ async def test_every_listed_shape_is_planned_on_an_index(
     await store.open()
     try:
         now = datetime.now(UTC)
-        await mongodb.writes.products.insert_many([{"_id": f"SKU-{n}", "name": f"P{n}"} for n in range(ORDERS)])
-        await mongodb.writes.counters.insert_many([{"_id": f"counter-{n}", "value": n} for n in range(ORDERS)])
+        await mongodb.writes.products.insert_many(
+            [{"_id": f"SKU-{n}", "name": f"P{n}"} for n in range(ORDERS)]
+        )
+        await mongodb.writes.counters.insert_many(
+            [{"_id": f"counter-{n}", "value": n} for n in range(ORDERS)]
+        )
         await mongodb.writes.orders.insert_many(
             [
                 {
@@ -68,7 +72,9 @@ async def test_every_listed_shape_is_planned_on_an_index(
         assert len((await store.customer_order_pages(["customer-1"], 5, after))["customer-1"]) == 5
         assert await store.next_order_sequence() == 1
         event = Event("order.cancelled", {"orderId": "order-4"}, "orders")
-        assert await store.cancel_order("order-4", CANCELLABLE, {"status": "CANCELLED"}, event, now) is not None
+        assert (
+            await store.cancel_order("order-4", CANCELLABLE, {"status": "CANCELLED"}, event, now) is not None
+        )
         assert await store.apply_event(
             "order-5", uuid.uuid4().hex, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, now
         )

@@ -284,6 +284,7 @@ def query_plans(embedded_store: EmbeddedStore) -> Iterator[QueryPlans]:
 @pytest.fixture(scope="session")
 def mongodb_server(mongodb_uri: str) -> Server:
     """Which server the tests' MongoDB is (as the services learn it at start)."""
+    client: pymongo.MongoClient[dict[str, object]]
     with pymongo.MongoClient(mongodb_uri, serverSelectionTimeoutMS=5000) as client:
         info = client.admin.command("buildInfo")
     return Server.FERRETDB if "ferretdbVersion" in info else Server.MONGODB

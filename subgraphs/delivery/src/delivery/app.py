@@ -27,15 +27,17 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
     store = DeliveryStore(store_redis)
     relay = OutboxRelay(store, events_redis)
     handlers = EventHandlers(store, outbox_written=relay.notify)
+    workers = tasks.Supervisor(
+        {
+            "delivery-outbox-relay": relay.run,
+            "delivery-consumer": consumer(events_redis, handlers).run,
+        }
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        workers = {
-            "delivery-outbox-relay": relay.run(),
-            "delivery-consumer": consumer(events_redis, handlers).run(),
-        }
         try:
-            async with tasks.background(workers):
+            async with workers.running():
                 yield
         finally:
             await store_redis.aclose()
@@ -60,5 +62,5 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         schema=schema,
         context_factory=context,
         lifespan=lifespan,
-        readiness={"redis": store_ready, "events": events_ready},
+        readiness={"redis": store_ready, "events": events_ready, **workers.readiness},
     )

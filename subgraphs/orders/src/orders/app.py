@@ -55,17 +55,18 @@ def create_app(
         handler=OrderEventHandler(store),
     )
 
+    workers = tasks.Supervisor(
+        {"orders-outbox-relay": relay.run, "orders-event-consumer": consumer.run}
+        if background_workers
+        else {}
+    )
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         await seed_catalog(store)
-        workers = (
-            {"orders-outbox-relay": relay.run(), "orders-event-consumer": consumer.run()}
-            if background_workers
-            else {}
-        )
         try:
-            async with tasks.background(workers):
+            async with workers.running():
                 yield
         finally:
             await events_redis.aclose()
@@ -86,5 +87,5 @@ def create_app(
         schema=schema,
         context_factory=context_factory,
         lifespan=lifespan,
-        readiness={"mongodb": mongodb.is_ready},
+        readiness={"mongodb": mongodb.is_ready, **workers.readiness},
     )

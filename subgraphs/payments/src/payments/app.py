@@ -62,18 +62,21 @@ def create_app(
         handler=OrderEventHandler(store, payments),
     )
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await store.open()
-        workers = {
-            "payments-outbox-relay": relay.run(),
-            "payments-orders-consumer": consumer.run(),
-            "payments-maintenance": maintain(
+    workers = tasks.Supervisor(
+        {
+            "payments-outbox-relay": relay.run,
+            "payments-orders-consumer": consumer.run,
+            "payments-maintenance": lambda: maintain(
                 payments, settings.maintenance_interval_seconds, settings.idempotency_purge_interval_seconds
             ),
         }
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await store.open()
         try:
-            async with tasks.background(workers):
+            async with workers.running():
                 yield
         finally:
             await events_redis.aclose()
@@ -87,7 +90,7 @@ def create_app(
         context_factory=context,
         lifespan=lifespan,
         # Ready means the store answers; events wait in the outbox while Redis is away.
-        readiness={"mongodb": mongodb.is_ready},
+        readiness={"mongodb": mongodb.is_ready, **workers.readiness},
     )
 
 

@@ -14,10 +14,14 @@ whole collection.
 
 A relay that dies after XADD but before the removal publishes the event again
 on restart; consumers deduplicate by event id, so the duplicate is harmless.
+An entry that is not an event (a bug, or a hand edit) would stop the relay at
+the same document for ever: it is moved to the dead-letter stream
+`<stream>.dead.outbox` with the reason, and the relay goes on.
 """
 
 import asyncio
 import contextlib
+import json
 import logging
 from typing import Any
 
@@ -26,7 +30,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
-from shopkit.events.streams import publish, raise_if_cancelled
+from shopkit.events.streams import dead_letter_stream, publish, raise_if_cancelled
 from shopkit.mongo import Collection
 
 log = logging.getLogger(__name__)
@@ -119,7 +123,12 @@ class OutboxRelay:
         async for document in cursor:
             visited += 1
             for event_doc in document.get(OUTBOX_FIELD, []):
-                await publish(self._redis, self._stream, Event.from_doc(event_doc))
+                try:
+                    event = Event.from_doc(event_doc)
+                except (KeyError, ValueError, TypeError, AttributeError) as error:
+                    await self._dead_letter(document["_id"], event_doc, error)
+                else:
+                    await publish(self._redis, self._stream, event)
                 # Pull the whole stored element: FerretDB's $pull matches by
                 # equality only, and the element as read is equal to itself.
                 await collection.update_one({"_id": document["_id"]}, {"$pull": {OUTBOX_FIELD: event_doc}})
@@ -127,3 +136,13 @@ class OutboxRelay:
             # Only if no event arrived meanwhile; one that did keeps the flag for the next pass.
             await collection.update_one({"_id": document["_id"], **EMPTIED}, {"$unset": {PENDING_FLAG: ""}})
         return relayed, visited
+
+    async def _dead_letter(self, document_id: Any, entry: Any, error: Exception) -> None:
+        dead = dead_letter_stream(self._stream, "outbox")
+        record = {
+            "document_id": str(document_id),
+            "entry": json.dumps(entry, default=str),
+            "reason": f"unreadable outbox entry: {error!r}",
+        }
+        await self._redis.xadd(dead, record)  # type: ignore[arg-type]
+        log.error("outbox entry of %s is not an event (%r): moved to %s", document_id, error, dead)
