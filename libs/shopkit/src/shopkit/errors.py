@@ -46,6 +46,12 @@ class Conflict(ShopError):
     code = "CONFLICT"
 
 
+class RateLimited(ShopError):
+    """Too many attempts: refused without being tried; `retryAfterSeconds` says when to retry."""
+
+    code = "RATE_LIMITED"
+
+
 class ServiceUnavailable(ShopError):
     """A dependency this operation needs is down; retrying later may succeed."""
 
