@@ -17,7 +17,11 @@ pytest_plugins = ["shopkit.testing"]
 
 @pytest.fixture
 def settings(
-    mongodb_uri: str, database_name: str, tmp_path: Path, ferretdb_postgresql_url: str | None
+    mongodb_uri: str,
+    database_name: str,
+    tmp_path: Path,
+    ferretdb_postgresql_url: str | None,
+    redis_url: str,
 ) -> Settings:
     return Settings(
         mongodb_uri=mongodb_uri,
@@ -26,6 +30,9 @@ def settings(
         jwt_private_key_file=tmp_path / "keys" / "jwt-ed25519.pem",
         # The cheapest argon2 parameters keep the suite fast; production uses the default.
         password_hash_profile="CHEAPEST",
+        # The session's redis-server; each test counts sign-in failures under its own keys.
+        login_redis_url=redis_url,
+        login_limit_key_prefix=f"test:{database_name}:login",
     )
 
 

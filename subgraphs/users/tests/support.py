@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from asgi_lifespan import LifespanManager
+from starlette.types import ASGIApp
 
 from users.app import create_app
 from users.config import Settings
@@ -62,10 +63,22 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 
 
 @asynccontextmanager
-async def running_app(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(
+    settings: Settings, client_address: str = "127.0.0.1"
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app started in-process (lifespan included) and an HTTP client to it."""
-    app = create_app(settings)
-    async with LifespanManager(app) as manager:
-        transport = httpx.ASGITransport(app=manager.app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://users.test") as client:
-            yield client
+    async with started_app(settings) as app, client_of(app, client_address) as client:
+        yield client
+
+
+@asynccontextmanager
+async def started_app(settings: Settings) -> AsyncIterator[ASGIApp]:
+    """The app started in-process (lifespan included), to open clients to with `client_of`."""
+    async with LifespanManager(create_app(settings)) as manager:
+        yield manager.app
+
+
+def client_of(app: ASGIApp, client_address: str) -> httpx.AsyncClient:
+    """An HTTP client whose requests reach the app from this peer address."""
+    transport = httpx.ASGITransport(app=app, client=(client_address, 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://users.test")

@@ -5,6 +5,7 @@ from shopkit.errors import BadUserInput, Unauthenticated
 from users.credentials import PASSWORD_MAX_LENGTH, check_new_password, clean_name, normalise_email
 from users.passwords import Passwords
 from users.store import EmailTaken, UserRecord, UserStore
+from users.throttle import SignInAttempt, SignInThrottle
 
 WRONG_CREDENTIALS = "Wrong email or password."
 
@@ -28,20 +29,46 @@ async def register(
         raise _email_taken() from error
 
 
-async def sign_in(store: UserStore, passwords: Passwords, *, email: str, password: str) -> UserRecord:
-    """The account these credentials open; the same error whether the email exists or not."""
+async def sign_in(
+    store: UserStore,
+    passwords: Passwords,
+    throttle: SignInThrottle,
+    *,
+    email: str,
+    password: str,
+    client_address: str | None,
+) -> UserRecord:
+    """The account these credentials open; the same error whether the email exists or not.
+
+    Throttled (users.throttle): while the account or the client address has too
+    many recent failures, the attempt is refused with `RATE_LIMITED` before any
+    password is hashed, even with the right password.
+    """
     try:
-        normalised_email = normalise_email(email, allow_reserved_domain=True)
-    except BadUserInput as error:
-        raise Unauthenticated(WRONG_CREDENTIALS) from error
-    if len(password) > PASSWORD_MAX_LENGTH:
+        normalised_email: str | None = normalise_email(email, allow_reserved_domain=True)
+    except BadUserInput:
+        normalised_email = None
+    attempt = SignInAttempt.of(normalised_email, client_address)
+    await throttle.check(attempt)
+    if normalised_email is None or len(password) > PASSWORD_MAX_LENGTH:
+        await throttle.record_failure(attempt)
         raise Unauthenticated(WRONG_CREDENTIALS)
     user = await store.find_by_email(normalised_email)
-    if user is None:
-        await passwords.verify_nothing(password)
+    async with passwords.turn() as turn:
+        # Checked again now that a hashing slot is ours, and the failure counted
+        # before the slot is given up: attempts that queued behind an attack on
+        # this account or address give up here, without hashing.
+        await throttle.check(attempt)
+        if user is None:
+            await turn.verify_nothing(password)
+            verified = False
+        else:
+            verified = await turn.verify(user.password_hash, password)
+        if not verified:
+            await throttle.record_failure(attempt)
+    if user is None or not verified:
         raise Unauthenticated(WRONG_CREDENTIALS)
-    if not await passwords.verify(user.password_hash, password):
-        raise Unauthenticated(WRONG_CREDENTIALS)
+    await throttle.record_success(attempt)
     if passwords.needs_rehash(user.password_hash):
         await store.update_credentials(user.id, password_hash=await passwords.hash(password))
     return user

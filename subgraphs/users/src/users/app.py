@@ -18,6 +18,7 @@ from users.passwords import Passwords
 from users.schema import schema
 from users.seed import seed
 from users.store import UserStore
+from users.throttle import SignInThrottle
 
 JWKS_PATH = "/.well-known/jwks.json"
 
@@ -41,7 +42,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
     )
     services = Services(
         store=UserStore(mongodb),
-        passwords=Passwords.from_profile(settings.password_hash_profile),
+        passwords=Passwords.from_profile(
+            settings.password_hash_profile, concurrency=settings.password_hash_concurrency
+        ),
+        throttle=SignInThrottle(
+            redis_url=settings.login_redis_url,
+            max_failures_per_account=settings.login_max_failures_per_account,
+            max_failures_per_address=settings.login_max_failures_per_address,
+            window_seconds=settings.login_failure_window_seconds,
+            key_prefix=settings.login_limit_key_prefix,
+        ),
         signer=signer,
         verifier=own_key_verifier(signer),
         token_ttl=settings.token_ttl,
@@ -54,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await seed(services.store, services.passwords, settings)
             yield
         finally:
+            await services.throttle.close()
             await services.store.close()
 
     async def context(request: Request) -> Context:
@@ -67,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         schema=schema,
         context_factory=context,
         lifespan=lifespan,
+        # Not Redis: sign-in throttling counts in memory while Redis is down (users.throttle).
         readiness={"mongodb": mongodb.is_ready},
         extra_routes=[Route(JWKS_PATH, jwks, methods=["GET"])],
     )

@@ -1,9 +1,17 @@
 """Settings of the users service, read from environment variables with local defaults."""
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -24,10 +32,27 @@ class Settings:
     # An argon2.profiles name; stored hashes made with other parameters are
     # re-hashed at the user's next sign-in.
     password_hash_profile: str = "RFC_9106_LOW_MEMORY"
+    # At most this many argon2 hashes or verifications run at once (the rest wait their
+    # turn), so sign-ins cannot take more than the cores; one per core by default.
+    password_hash_concurrency: int = field(default_factory=available_cores)
+    # Sign-in throttling (users.throttle): failed sign-ins counted per account and per
+    # client address over a moving window, in this Redis, shared by every process.
+    login_redis_url: str = "redis://127.0.0.1:6379/0"
+    login_max_failures_per_account: int = 10
+    login_max_failures_per_address: int = 100
+    login_failure_window_seconds: int = 900
+    # Prefixes every throttling key in Redis (deployments sharing one Redis keep apart).
+    login_limit_key_prefix: str = "shopgraph:users:login"
 
     def __post_init__(self) -> None:
         if self.jwt_ttl_seconds <= 0:
             raise ValueError("JWT_TTL_SECONDS must be a positive number of seconds.")
+        if self.password_hash_concurrency <= 0:
+            raise ValueError("PASSWORD_HASH_CONCURRENCY must be at least 1.")
+        if self.login_failure_window_seconds <= 0:
+            raise ValueError("LOGIN_FAILURE_WINDOW_SECONDS must be a positive number of seconds.")
+        if self.login_max_failures_per_account < 0 or self.login_max_failures_per_address < 0:
+            raise ValueError("LOGIN_MAX_FAILURES_PER_ACCOUNT/_PER_ADDRESS must be 0 (no limit) or more.")
 
     @property
     def token_ttl(self) -> timedelta:
@@ -51,4 +76,19 @@ class Settings:
             demo_customer_email=env("DEMO_CUSTOMER_EMAIL", defaults.demo_customer_email),
             demo_customer_password=env("DEMO_CUSTOMER_PASSWORD", defaults.demo_customer_password),
             password_hash_profile=env("PASSWORD_HASH_PROFILE", defaults.password_hash_profile),
+            password_hash_concurrency=int(
+                env("PASSWORD_HASH_CONCURRENCY", str(defaults.password_hash_concurrency))
+            ),
+            # The events Redis unless sign-in has one of its own.
+            login_redis_url=env("LOGIN_REDIS_URL") or env("EVENTS_REDIS_URL") or defaults.login_redis_url,
+            login_max_failures_per_account=int(
+                env("LOGIN_MAX_FAILURES_PER_ACCOUNT", str(defaults.login_max_failures_per_account))
+            ),
+            login_max_failures_per_address=int(
+                env("LOGIN_MAX_FAILURES_PER_ADDRESS", str(defaults.login_max_failures_per_address))
+            ),
+            login_failure_window_seconds=int(
+                env("LOGIN_FAILURE_WINDOW_SECONDS", str(defaults.login_failure_window_seconds))
+            ),
+            login_limit_key_prefix=env("LOGIN_LIMIT_KEY_PREFIX", defaults.login_limit_key_prefix),
         )

@@ -1,33 +1,33 @@
-"""Password hashing with argon2id, off the event loop.
+"""Password hashing with argon2id, off the event loop and a few at a time.
 
 Hashing is deliberately slow (tens to hundreds of milliseconds of CPU), so it
-runs in a worker thread: other requests keep being served meanwhile.
+runs in a worker thread: other requests keep being served meanwhile. At most
+`concurrency` hashes or verifications run at once; the rest wait for a slot in
+arrival order, so a flood of sign-ins cannot take more CPU than that. Sign-in
+holds its slot as a `turn` and checks its limits inside it (users.accounts), so
+requests that queued behind an attack give up without hashing. A request
+cancelled mid-hash keeps its slot until the thread is done (anyio does not
+abandon the thread), so the bound holds for the CPU, not just for requests.
 """
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
 
-class Passwords:
-    def __init__(self, hasher: PasswordHasher) -> None:
+class HashingTurn:
+    """One hashing slot, for the length of a `Passwords.turn()` block."""
+
+    def __init__(self, hasher: PasswordHasher, decoy_hash: str) -> None:
         self._hasher = hasher
-        self._decoy_hash: str | None = None
-
-    @classmethod
-    def from_profile(cls, name: str) -> "Passwords":
-        """A hasher with the parameters of one of `argon2.profiles` (e.g. RFC_9106_LOW_MEMORY)."""
-        parameters = getattr(profiles, name, None) if name.isupper() else None
-        if not isinstance(parameters, Parameters):
-            raise ValueError(f"{name!r} is not an argon2 profile (see argon2.profiles)")
-        return cls(PasswordHasher.from_parameters(parameters))
-
-    async def hash(self, password: str) -> str:
-        return await asyncio.to_thread(self._hasher.hash, password)
+        self._decoy_hash = decoy_hash
 
     async def verify(self, password_hash: str, password: str) -> bool:
-        return await asyncio.to_thread(self._verify, password_hash, password)
+        return await anyio.to_thread.run_sync(self._verify, password_hash, password)
 
     async def verify_nothing(self, password: str) -> None:
         """Spends the time a real verification takes.
@@ -35,15 +35,47 @@ class Passwords:
         Signing in with an unknown email must not answer measurably faster
         than with a known one, or response times would reveal who has an account.
         """
-        if self._decoy_hash is None:
-            self._decoy_hash = await self.hash("decoy password, matches nobody")
         await self.verify(self._decoy_hash, password)
-
-    def needs_rehash(self, password_hash: str) -> bool:
-        return self._hasher.check_needs_rehash(password_hash)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:
             return self._hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+class Passwords:
+    def __init__(self, hasher: PasswordHasher, *, concurrency: int = 1) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._hasher = hasher
+        self._slots = asyncio.Semaphore(concurrency)
+        self._decoy_hash: str | None = None
+
+    @classmethod
+    def from_profile(cls, name: str, *, concurrency: int = 1) -> "Passwords":
+        """A hasher with the parameters of one of `argon2.profiles` (e.g. RFC_9106_LOW_MEMORY)."""
+        parameters = getattr(profiles, name, None) if name.isupper() else None
+        if not isinstance(parameters, Parameters):
+            raise ValueError(f"{name!r} is not an argon2 profile (see argon2.profiles)")
+        return cls(PasswordHasher.from_parameters(parameters), concurrency=concurrency)
+
+    async def hash(self, password: str) -> str:
+        async with self._slots:
+            return await anyio.to_thread.run_sync(self._hasher.hash, password)
+
+    async def verify(self, password_hash: str, password: str) -> bool:
+        async with self.turn() as turn:
+            return await turn.verify(password_hash, password)
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[HashingTurn]:
+        """Waits for a hashing slot and holds it for the block."""
+        if self._decoy_hash is None:
+            # Made before taking the slot: making it takes one.
+            self._decoy_hash = await self.hash("decoy password, matches nobody")
+        async with self._slots:
+            yield HashingTurn(self._hasher, self._decoy_hash)
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        return self._hasher.check_needs_rehash(password_hash)

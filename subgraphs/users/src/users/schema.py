@@ -91,7 +91,14 @@ class Mutation:
     @strawberry.mutation(description="Signs in with email and password.")
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
         context = info.context
-        record = await accounts.sign_in(context.store, context.passwords, email=email, password=password)
+        record = await accounts.sign_in(
+            context.store,
+            context.passwords,
+            context.throttle,
+            email=email,
+            password=password,
+            client_address=context.client_address,
+        )
         return _signed_in(context, record)
 
     @strawberry.mutation(
