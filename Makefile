@@ -69,10 +69,11 @@ lint: deps ## ruff over every Python project
 typecheck: deps ## mypy --strict, each project in its own environment
 	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
 	  echo "==> mypy $$project"; (cd $$project && uv run --frozen mypy src tests) || status=1; done; \
+	echo "==> mypy bench"; (cd bench && uv run --frozen mypy .) || status=1; \
 	echo "==> mypy (root: tests, scripts)"; uv run --frozen mypy || status=1; exit $$status
 
-test-units: deps ## each service's tests and shopkit's, against real stores
-	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
+test-units: deps ## each service's tests and shopkit's, against real stores; the bench's own tests
+	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)) bench; do \
 	  echo "==> pytest $$project"; (cd $$project && uv run --frozen pytest -q) || status=1; done; exit $$status
 
 test-root: deps ## the root tests: schema checks, router config, end to end through both routers
@@ -88,5 +89,5 @@ test: setup check-schema lint typecheck test-units test-root ## everything CI ru
 # ---- benchmarks --------------------------------------------------------------
 
 .PHONY: bench
-bench: setup ## benchmark the graph on its own stack (var/bench-<store>); needs PostgreSQL; BENCH_QUICK=1 for a short run; see docs/performance.md
+bench: setup ## benchmark the graph on its own stack (var/bench-<orders>); BENCH_QUICK=1 for a short run; see docs/performance.md
 	@bench/run.sh

@@ -1,327 +1,321 @@
-"""Writes a run's results as `latest.json` and a readable `latest.md`."""
+"""The targets of issues 10 and 11 against what was measured, and `latest.{json,md}`."""
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+HOP_P50_MS = 1.0
+GATEWAY_RATIO = 2.0
+DETAILS_RATE = 150.0
+DETAILS_KEPT = 0.8
+MY_ORDERS_100_P50_MS = 150.0
+FIRST_TRY_PERCENT = 99.9
+LAG_P99_MS = 100.0
+STORE_P50_MS = 5.0
+STORE_GROWTH = 1.5
+
+
+def seed_summary(record: Mapping[str, Any], seconds: float) -> dict[str, Any]:
+    orders = [o for c in record["customers"] for o in c["orders"]]
+    statuses: dict[str, int] = {}
+    for _, status in orders:
+        statuses[status] = statuses.get(status, 0) + 1
+    return {
+        "plan": record["plan"],
+        "customers": len(record["customers"]),
+        "orders": len(orders),
+        "byPaymentStatus": statuses,
+        "maxOrdersPerCustomer": max((len(c["orders"]) for c in record["customers"]), default=0),
+        "registerSeconds": record.get("registerSeconds"),
+        "stages": record["stages"],
+        "secondsThisRun": seconds,
+        "atSmall": {k: v for k, v in (record.get("atSmall") or {}).items()},
+    }
+
+
+def _row(name: str, measured: str, met: bool | None) -> dict[str, Any]:
+    return {"name": name, "measured": measured, "met": "n/a" if met is None else ("yes" if met else "no")}
+
+
+def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    scenarios = results["scenarios"]
+    orders = results["seed"]["orders"]
+    rows = []
+    if "addedLatencyMs" in (overhead := scenarios.get("routerOverhead", {})):
+        added = overhead["addedLatencyMs"]
+        rows.append(
+            _row(
+                f"Router hop <= {HOP_P50_MS:g} ms at p50",
+                f"+{added['p50']} ms p50, +{added['p99']} ms p99",
+                added["p50"] <= HOP_P50_MS,
+            )
+        )
+    versus = scenarios.get("routerVsGateway", {})
+    if "throughputRatio" in versus:
+        cpu = versus["routerCpuMsPerRequest"]
+        rows.append(
+            _row(
+                f"Apollo Router >= {GATEWAY_RATIO:g}x Apollo Gateway on order details",
+                f"x{versus['throughputRatio']} throughput; router CPU {cpu['router']} vs "
+                f"{cpu['gateway']} ms/request",
+                versus["throughputRatio"] >= GATEWAY_RATIO,
+            )
+        )
+    if "router" in versus.get("runs", {}):
+        rate = versus["runs"]["router"]["requestsPerSecond"]
+        rows.append(
+            _row(
+                f"Order details via the router >= {DETAILS_RATE:g} req/s at {orders:,} orders",
+                f"{rate} req/s",
+                rate >= DETAILS_RATE,
+            )
+        )
+        small = results["seed"].get("atSmall", {})
+        if "details" in small:
+            before = small["details"]["requestsPerSecond"]
+            ratio = rate / max(before, 1e-9)
+            rows.append(
+                _row(
+                    f"... and >= {DETAILS_KEPT:g}x the rate at {small['orders']:,} orders",
+                    f"x{ratio:.2f} ({before} req/s at {small['orders']:,})",
+                    ratio >= DETAILS_KEPT,
+                )
+            )
+    growth = scenarios.get("costGrowth", {}).get("runs", [])
+    if growth:
+        calls = [r["storeCallsPerRequest"] for r in growth]
+        commands = [r["storeCommandsPerRequest"] for r in growth]
+        rows.append(
+            _row(
+                "Store calls per request independent of N (1, 10, 100)",
+                f"calls {', '.join(f'{c:g}' for c in calls)}; "
+                f"commands {', '.join(f'{c:g}' for c in commands)}",
+                max(calls) <= calls[0] + 1,
+            )
+        )
+        p50 = growth[-1]["latencyMs"]["p50"]
+        rows.append(
+            _row(
+                f"me {{ orders(first: 100) }} p50 <= {MY_ORDERS_100_P50_MS:g} ms at {orders:,} orders",
+                f"{p50} ms",
+                p50 <= MY_ORDERS_100_P50_MS,
+            )
+        )
+    if "firstTrySuccessPercent" in (shoppers := scenarios.get("shoppers", {})):
+        rows.append(
+            _row(
+                f"{shoppers['shoppers']} shoppers: payOrder succeeds first try >= {FIRST_TRY_PERCENT:g} %",
+                f"{shoppers['firstTrySuccessPercent']} % of {shoppers['orders']} orders",
+                shoppers["firstTrySuccessPercent"] >= FIRST_TRY_PERCENT,
+            )
+        )
+        lag = shoppers["lagMs"]
+        rows.append(
+            _row(
+                f"order.placed written -> known to payments, p99 <= {LAG_P99_MS:g} ms",
+                f"p50 {lag['p50']} ms, p99 {lag['p99']} ms",
+                lag["p99"] <= LAG_P99_MS,
+            )
+        )
+    if "sizes" in (store := scenarios.get("storeProbe", {})):
+        small, large = store["sizes"][str(store["small"])], store["sizes"][str(store["large"])]
+        for name in store["operations"]:
+            a, b = small[name]["p50"], large[name]["p50"]
+            rows.append(
+                _row(
+                    f"Store: {name} p50 <= {STORE_P50_MS:g} ms at {store['large']:,} "
+                    f"and <= {STORE_GROWTH:g}x {store['small']:,}",
+                    f"{b} ms (x{b / max(a, 1e-9):.2f} of {a} ms)",
+                    b <= STORE_P50_MS and b <= STORE_GROWTH * a,
+                )
+            )
+    if "highestHeldRate" in (mix := scenarios.get("mixedTraffic", {})):
+        rows.append(
+            _row(
+                "Mixed traffic: highest rate held, p99 < 100 ms, 0 errors (reported)",
+                f"{mix['highestHeldRate']:g} req/s",
+                None,
+            )
+        )
+    failed = [name for name, s in scenarios.items() if "error" in s]
+    rows.append(
+        _row(
+            "Zero failed requests (mix steps past the limit excluded)",
+            f"{total_errors(results)} of {sum(r['requests'] for r in all_runs(scenarios))}"
+            + (f"; did not run: {', '.join(failed)}" if failed else ""),
+            total_errors(results) == 0 and not failed,
+        )
+    )
+    return rows
+
+
+def all_runs(scenarios: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    """Every measured load run, but the mix steps that did not hold (they look for the limit)."""
+    for key in ("routerOverhead", "routerVsGateway"):
+        yield from scenarios.get(key, {}).get("runs", {}).values()
+    yield from scenarios.get("costGrowth", {}).get("runs", [])
+    yield from (s for s in scenarios.get("mixedTraffic", {}).get("steps", []) if s["held"])
+    shoppers = scenarios.get("shoppers", {})
+    if "placeOrder" in shoppers:
+        yield {"requests": shoppers["payAttempts"] + shoppers["orders"], "errors": shoppers["errors"]}
+
+
+def total_errors(results: Mapping[str, Any]) -> int:
+    return sum(int(run["errors"]) for run in all_runs(results["scenarios"]))
 
 
 def write(results: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    json_path = directory / "latest.json"
-    md_path = directory / "latest.md"
-    json_path.write_text(json.dumps(results, indent=2, sort_keys=False) + "\n")
+    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    json_path.write_text(json.dumps(results, indent=1) + "\n")
     md_path.write_text(render(results))
     return json_path, md_path
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
-    return [*lines, ""]
+    return [*lines, *("| " + " | ".join(str(c) for c in row) + " |" for row in rows), ""]
 
 
-def _ms(value: float) -> str:
-    return f"{value:.2f}"
-
-
-def run_rows(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+def _runs(runs: Sequence[Mapping[str, Any]]) -> list[str]:
     rows = [
         [
-            run["label"],
-            run["requests"],
-            f"{run['requests_per_second']:.1f}",
-            _ms(run["latency"]["p50"]),
-            _ms(run["latency"]["p95"]),
-            _ms(run["latency"]["p99"]),
-            run["errors"],
-            run.get("dropped_iterations", 0),
+            r["label"],
+            r["requests"],
+            r["requestsPerSecond"],
+            r["latencyMs"]["p50"],
+            r["latencyMs"]["p99"],
+            r["errors"],
         ]
-        for run in runs
+        for r in runs
     ]
-    return _table(["run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors", "dropped"], rows)
-
-
-def process_rows(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    names = sorted({name for run in runs for name in run["processes"]})
-    header = ["process"] + [f"{run['label']} CPU s / peak RSS MiB" for run in runs]
-    rows = []
-    for name in names:
-        cells = [name]
-        for run in runs:
-            usage = run["processes"].get(name)
-            cells.append(f"{usage['cpuSeconds']:.2f} / {usage['peakRssMiB']:.0f}" if usage else "-")
-        rows.append(cells)
-    return _table(header, rows)
-
-
-def error_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    lines: list[str] = []
-    for run in runs:
-        if run["errors"] or run.get("exit_code"):
-            lines.append(
-                f"- **{run['label']}**: {run['errors']} errors (k6 exit code {run.get('exit_code')})"
-            )
-            lines += [f"  - `{sample}`" for sample in run.get("error_samples", [])[:5]]
-    return lines + ([""] if lines else [])
+    out = _table(["run", "requests", "req/s", "p50 ms", "p99 ms", "errors"], rows)
+    names = sorted({n for r in runs for n in r.get("processes", {})})
+    usage = [
+        [
+            n,
+            *(
+                f"{r['processes'][n]['cpuSeconds']} / {r['processes'][n]['peakRssMiB']:.0f}"
+                if n in r.get("processes", {})
+                else "-"
+                for r in runs
+            ),
+        ]
+        for n in names
+    ]
+    out += _table(["CPU s / peak RSS MiB", *(r["label"] for r in runs)], usage) if names else []
+    for r in runs:
+        out += [f"- {r['label']} error: `{sample}`" for sample in r.get("errorSamples", [])[:3]]
+    return out
 
 
 def render(results: Mapping[str, Any]) -> str:
-    out: list[str] = ["# shopgraph benchmark: latest results", ""]
-    out.append(
-        f"Measured {results['generatedAt']} with `{results['command']}`"
-        f"{' (BENCH_QUICK=1: shorter runs, smaller data set)' if results['quick'] else ''}; "
-        f"the whole run took {results['totalSeconds'] / 60:.1f} min. Method and reading guide: "
-        "[docs/performance.md](../../docs/performance.md)."
-    )
-    out.append("")
-    out += ["## Targets", ""]
-    out += _table(
-        ["target", "measured", "met"],
-        [[t["name"], t["measured"], "yes" if t["met"] else "**no**"] for t in results["targets"]],
-    )
-
-    scenarios = results["scenarios"]
-    overhead = scenarios.get("routerOverhead", {})
-    if "runs" in overhead:
-        runs = list(overhead["runs"].values())
-        added = overhead["addedLatencyMs"]
-        out += [
-            "## 1. Router overhead (`products`, 1 VU, alternately straight to orders and through the router)",
-            "",
-        ]
-        out.append(
-            f"Added by the router hop: **{added['p50']:.3f} ms at p50**, {added['p95']:.3f} ms at p95, "
-            f"**{added['p99']:.3f} ms at p99** (target ≤ {overhead['targetMs']} ms at p50)."
-        )
-        out.append("")
-        out += _table(
-            ["target", "requests", "p50 ms", "p95 ms", "p99 ms", "errors"],
-            [
-                [
-                    target,
-                    v.get("requests", 0),
-                    _ms(v["latency"]["p50"]),
-                    _ms(v["latency"]["p95"]),
-                    _ms(v["latency"]["p99"]),
-                    v.get("errors", 0),
-                ]
-                for target, v in sorted(overhead["byTarget"].items())
-            ],
-        )
-        out += process_rows(runs) + error_lines(runs)
-    elif overhead:
-        out += ["## 1. Router overhead", "", f"Failed: {overhead.get('error')}", ""]
-
-    versus = scenarios.get("routerVsGateway", {})
-    if "runs" in versus:
-        runs = list(versus["runs"].values())
-        out += ["## 2. Apollo Router vs Apollo Gateway (four-subgraph order details, closed loop)", ""]
-        if "ratios" in versus:
-            ratios = versus["ratios"]
-            cpu = versus["routerCpuPerRequestMs"]
-            out.append(
-                f"Router/Gateway throughput ratio **x{ratios['throughput']}** (target x{versus['target']}); "
-                f"latency ratio (gateway/router) p50 x{ratios['p50Latency']}, p99 x{ratios['p99Latency']}; "
-                f"CPU per request in the router process: Apollo Router {cpu['routerMs']} ms, "
-                f"Apollo Gateway {cpu['gatewayMs']} ms (x{ratios['cpuPerRequest']})."
-            )
-        else:
-            out.append(f"No ratio: {versus.get('error')}")
-        out.append("")
-        out += run_rows(runs) + process_rows(runs) + error_lines(runs)
-    elif versus:
-        out += ["## 2. Apollo Router vs Apollo Gateway", "", f"Failed: {versus.get('error')}", ""]
-
-    growth = scenarios.get("costGrowth", {})
-    if "runs" in growth:
-        runs = growth["runs"]
-        out += ["## 3. Cost growth: `me { orders(first: N) { nodes { … payments delivery } } }`", ""]
-        keys = sorted({k for run in runs for k in run["storeCommandsPerRequest"]["corrected_mean"]})
-        header = ["N", "req/s", "p50 ms", "p99 ms", "errors"] + [f"{k} / request" for k in keys]
-        rows = [
-            [
-                run["first"],
-                f"{run['requests_per_second']:.1f}",
-                _ms(run["latency"]["p50"]),
-                _ms(run["latency"]["p99"]),
-                run["errors"],
-                *[
-                    f"{run['storeCommandsPerRequest']['median'].get(k, 0):g} "
-                    f"({run['storeCommandsPerRequest']['corrected_mean'].get(k, 0):g})"
-                    for k in keys
-                ],
+    seed, scenarios = results["seed"], results["scenarios"]
+    out = [
+        "# shopgraph benchmark: latest results",
+        "",
+        f"`{results['command']}`, {results['generatedAt']}, {results['totalSeconds'] / 60:.1f} min; "
+        f"{results['store']}. Method: [docs/performance.md](../../docs/performance.md).",
+        "",
+        f"Data set: {seed['customers']:,} customers, {seed['orders']:,} orders "
+        f"({', '.join(f'{k} {v:,}' for k, v in sorted(seed['byPaymentStatus'].items()))}), "
+        f"up to {seed['maxOrdersPerCustomer']:,} orders per customer.",
+        "",
+        "## Targets",
+        "",
+        *_table(
+            ["target", "measured", "met"], [[t["name"], t["measured"], t["met"]] for t in results["targets"]]
+        ),
+    ]
+    for name, scenario in scenarios.items():
+        out += [f"## {name}", ""]
+        if "error" in scenario:
+            out += [f"Did not run: {scenario['error']}", ""]
+            continue
+        if name == "storeProbe":
+            header = ["operation", *(f"p50 / p99 ms at {size}" for size in scenario["sizes"])]
+            rows = [
+                [op, *(f"{s[op]['p50']} / {s[op]['p99']}" for s in scenario["sizes"].values())]
+                for op in scenario["operations"]
             ]
-            for run in runs
-        ]
-        out += _table(header, rows)
-        verdict = "do not grow" if growth["met"] else "**grow**"
-        out.append(
-            f"Store commands per request, median (background-subtracted mean in brackets), {verdict} with N. "
-            + growth["note"]
-        )
-        out.append("")
-        out.append("Commands per request by store and command (raw mean, background included):")
-        out.append("")
-        for run in runs:
-            by_command = run["storeCommandsPerRequest"]["by_command"]
-            parts = [
-                f"{source}: " + ", ".join(f"{c} {v:g}" for c, v in cmds.items())
-                for source, cmds in by_command.items()
-            ]
-            out.append(f"- N={run['first']}: " + "; ".join(parts))
-        out.append("")
-        out += process_rows(runs) + error_lines(runs)
-    elif growth:
-        out += ["## 3. Cost growth", "", f"Failed: {growth.get('error')}", ""]
-
-    mix = scenarios.get("mixedTraffic", {})
-    if "fixedRate" in mix:
-        fixed = mix["fixedRate"]
-        search = mix["stepSearch"]
-        out += ["## 4. Mixed shop traffic (constant arrival rate)", ""]
-        out.append(
-            f"{fixed['rate']:g} visits/s for {fixed['seconds']:.0f} s "
-            "(40% browse products, 25% order details, "
-            "15% track delivery, 20% checkout = place order + pay): "
-            f"**{fixed['requests_per_second']:.1f} req/s, p50 {_ms(fixed['latency']['p50'])} ms, "
-            f"p99 {_ms(fixed['latency']['p99'])} ms, {fixed['errors']} errors**, "
-            f"{fixed['dropped_iterations']} dropped visits."
-        )
-        out.append("")
-        ops = fixed.get("by_operation", {})
-        out += _table(
-            ["operation", "requests", "p50 ms", "p95 ms", "p99 ms", "errors"],
-            [
-                [
-                    op,
-                    v.get("requests", 0),
-                    _ms(v["latency"]["p50"]),
-                    _ms(v["latency"]["p95"]),
-                    _ms(v["latency"]["p99"]),
-                    v.get("errors", 0),
-                ]
-                for op, v in sorted(ops.items())
-                if "latency" in v
-            ],
-        )
-        out.append(
-            f"Step search ({search['criteria']}): "
-            f"highest rate held **{search['highestHeldRate']:g} visits/s**"
-            + (f", lowest failed {search['firstFailedRate']:g} visits/s" if search["firstFailedRate"] else "")
-            + f" ({search['seconds']:.0f} s)."
-        )
-        out.append("")
-        out += _table(
-            ["visits/s", "seconds", "requests", "req/s", "p50 ms", "p99 ms", "errors", "dropped", "held"],
-            [
-                [
-                    f"{s['rate']:g}",
-                    f"{s.get('seconds', 0):.0f}",
-                    s.get("requests", "?"),
-                    f"{s['requestsPerSecond']:.1f}",
-                    _ms(s["p50"]),
-                    _ms(s["p99"]),
-                    s["errors"],
-                    s["dropped"],
-                    "yes" if s["held"] else "no",
-                ]
-                for s in search["steps"]
-            ],
-        )
-        out += process_rows([fixed]) + error_lines([fixed, *search["runs"]])
-    elif mix:
-        out += ["## 4. Mixed shop traffic", "", f"Failed: {mix.get('error')}", ""]
-
-    store = results.get("storeCosts")
-    if store:
-        out += ["## What one store query costs at this data size", ""]
-        if "error" in store:
-            out += [f"Failed: {store['error']}", ""]
-        else:
-            out.append(
-                "One query at a time on the idle bench stack, each repeated 5 times: "
-                "the CPU of the store's processes "
-                f"({', '.join(store.get('measuredProcesses', ['ferretdb']))}) "
-                "per query and the wall time the client saw."
-            )
-            out.append("")
+            out += _table(header, rows)
+        elif name == "costGrowth":
+            rows = [
+                [r["first"], r["latencyMs"]["p50"], r["latencyMs"]["p99"],
+                 r["storeCallsPerRequest"], r["storeCommandsPerRequest"],
+                 "; ".join(f"{s} {v['calls']:g}/{v['commands']:g}" for s, v in r["byService"].items())]
+                for r in scenario["runs"]
+            ]  # fmt: skip
             out += _table(
-                ["collection", "documents", "query", "store CPU ms", "wall ms"],
-                [
-                    [
-                        q["collection"],
-                        q["documents"],
-                        q["query"],
-                        q["serverCpuMsPerQuery"],
-                        q["wallMsPerQuery"],
-                    ]
-                    for q in store["queries"]
-                ],
+                ["N", "p50 ms", "p99 ms", "store calls", "store commands", "by service (calls/commands)"],
+                rows,
             )
-            out.append(f"The store's plan for `_id` equality on orders: `{store['idEqualityPlan']}`")
-            out.append("")
-
-    idle = results.get("idle")
-    if idle:
-        settled = idle.get("settledAfterSeconds")
-        after = f", once the stack was quiet: waited {settled:g} s" if settled is not None else ""
-        out += [f"## Background load ({idle['seconds']:g} s without traffic{after})", ""]
-        out += _table(
-            ["process", "CPU s", "share of one core", "peak RSS MiB"],
-            [
-                [
-                    name,
-                    f"{u['cpuSeconds']:.2f}",
-                    f"{100 * u['cpuSeconds'] / idle['seconds']:.0f} %",
-                    f"{u['peakRssMiB']:.0f}",
+            out += _runs(scenario["runs"])
+        elif name == "shoppers":
+            lag = scenario["lagMs"]
+            out += [
+                f"{scenario['shoppers']} shoppers, {scenario['seconds']} s: {scenario['orders']} orders "
+                f"({scenario['ordersPerSecond']}/s), {scenario['payAttempts']} payOrder attempts, first try "
+                f"{scenario['firstTrySuccessPercent']} %, {scenario['errors']} errors. placeOrder p50/p99 "
+                f"{scenario['placeOrder']['latencyMs']['p50']}/"
+                f"{scenario['placeOrder']['latencyMs']['p99']} ms, payOrder "
+                f"{scenario['payOrder']['latencyMs']['p50']}/{scenario['payOrder']['latencyMs']['p99']} ms. "
+                f"order.placed written -> known to payments: p50 {lag['p50']} ms, p99 {lag['p99']} ms, "
+                f"max {lag['max']} ms "
+                f"({lag['orders']} orders, {lag['missing']} not projected).",
+                "",
+                *[f"- error: `{sample}`" for sample in scenario["errorSamples"]],
+                "",
+            ]
+        elif name == "mixedTraffic":
+            out += [
+                f"Highest rate held ({scenario['criteria']}): **{scenario['highestHeldRate']:g} req/s**.",
+                "",
+            ]
+            out += _runs(scenario["steps"])
+            last = scenario["steps"][-1]
+            rows = [
+                [op, s["requests"], s["latencyMs"]["p50"], s["latencyMs"]["p99"], s["errors"]]
+                for op, s in last["byOperation"].items()
+            ]
+            out += [
+                f"By operation at {last['rate']:g} req/s:",
+                "",
+                *_table(["operation", "requests", "p50 ms", "p99 ms", "errors"], rows),
+            ]
+        else:
+            if "addedLatencyMs" in scenario:
+                out += [
+                    f"Added by the router: {scenario['addedLatencyMs']['p50']} ms at p50, "
+                    f"{scenario['addedLatencyMs']['p99']} ms at p99.",
+                    "",
                 ]
-                for name, u in idle["processes"].items()
-            ],
-        )
-
-    seed = results.get("seed", {})
-    if seed:
-        counts = seed["counts"]
-        out += ["## Data set", ""]
-        out.append(
-            f"{counts['customers']} customers, {counts['orders']} orders (last payment status: "
-            + ", ".join(f"{k} {v}" for k, v in sorted(counts["ordersByLastPaymentStatus"].items()))
-            + f"; {counts['repaidAfterDecline']} paid again after a decline), "
-            f"{counts['deliveries']} deliveries, "
-            f"up to {counts['maxOrdersPerCustomer']} orders per customer. Seeded in {seed['seconds']} s "
-            "(the first wave through the router, the rest copied from it: docs/performance.md)"
-            + (" (in an earlier run; reused)" if seed.get("skipped") else "")
-            + f"; {seed['failures']['total']} seeding failures."
-        )
-        out.append("")
-        plan = seed["plan"]
-        if counts["orders"] < plan["orders"] or counts["customers"] < plan["customers"]:
-            out.append(
-                f"**The planned data set was {plan['customers']} customers and {plan['orders']} orders**; "
-                + "See docs/performance.md for why."
-            )
-            out.append("")
-        if seed["failures"]["samples"]:
-            out += ["Seeding failures (first few):", ""]
-            out += [f"- `{sample}`" for sample in seed["failures"]["samples"][:8]] + [""]
-
-    out += ["## Machine and versions", ""]
-    machine = results["machine"]
-    out.append(
-        f"- machine: {machine['nproc']} CPUs ({machine['cpuModel']}), {machine['memoryGiB']} GiB, "
-        f"{machine['os']}; load average at start {machine['loadAverageAtStart']}"
+            if "throughputRatio" in scenario:
+                out += [
+                    f"Router/Gateway throughput x{scenario['throughputRatio']}; "
+                    f"CPU ms per request {scenario['routerCpuMsPerRequest']}.",
+                    "",
+                ]
+            out += _runs(list(scenario["runs"].values()))
+    small = seed.get("atSmall", {})
+    if "details" in small:
+        out += [
+            f"## Order details at {small['orders']:,} orders (measured while seeding)",
+            "",
+            *_runs([small["details"]]),
+        ]
+    stages = "; ".join(
+        f"{s['orders']:,} orders written in {s['writeSeconds']} s, "
+        f"their events handled {s['eventSeconds']} s later"
+        for s in seed["stages"]
     )
-    if "store" in results:
-        out.append("- store: " + ", ".join(f"{k} {v}" for k, v in results["store"].items()))
-    versions = results["versions"]
-    for key, value in versions.items():
-        if key != "subgraphLibraries":
-            out.append(f"- {key}: {value}")
-    libraries = versions.get("subgraphLibraries", {})
-    for name, pins in libraries.items():
-        out.append(f"- {name} subgraph: " + ", ".join(f"{k} {v}" for k, v in sorted(pins.items())))
-    out.append("")
-    if results.get("notes"):
-        out += ["## Notes", ""] + [f"- {note}" for note in results["notes"]] + [""]
+    out += [
+        "## Seeding",
+        "",
+        f"Registration {seed['registerSeconds']} s; {stages}; {seed['secondsThisRun']} s in this run.",
+        "",
+    ]
+    out += ["## Machine and versions", "", f"- machine: {json.dumps(results['machine'])}"]
+    out += [f"- {k}: {v}" for k, v in results["versions"].items()] + [""]
     return "\n".join(out)

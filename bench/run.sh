@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# `make bench`: builds k6 on first use, then runs the whole benchmark
-# (bench stack up, seed, four scenarios, bench/results/latest.{json,md}).
-# BENCH_QUICK=1 for short runs on a smaller data set. See docs/performance.md.
+# `make bench`: builds the load tool on first use, then runs the whole benchmark
+# (bench stack up, seed, the scenarios, bench/results/latest.{json,md}).
+# BENCH_QUICK=1 for a short run on a small data set. See docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash bench/install-k6.sh
 source bench/versions.sh
-export K6_BIN ROUTER_BIN FERRETDB_BIN
+if [ ! -x "$VEGETA_BIN" ]; then
+  go="$(command -v go || echo /usr/local/go/bin/go)"
+  echo "==> building vegeta $VEGETA_VERSION into $(dirname "$VEGETA_BIN") (once)"
+  GOBIN="$(dirname "$VEGETA_BIN")" "$go" install "github.com/tsenart/vegeta/v12@$VEGETA_VERSION"
+fi
+export VEGETA_BIN VEGETA_VERSION ROUTER_BIN FERRETDB_BIN
 exec uv run --frozen --project bench python -m bench "$@"

@@ -1,183 +1,129 @@
-"""What single store queries cost, and whether updates are atomic, on the bench's MongoDB stand-in.
+"""Hot-path store operations at two collection sizes, through the orders service's own store layer.
 
-    uv run --project bench python -m bench.store_probe [--uri mongodb://127.0.0.1:27217/]
+    uv run --frozen --project bench python -m bench.store_probe   # on the bench stack's store
 
-`make bench` calls `seeded_query_costs` on the seeded data set (what one query
-costs at the bench's own data size, with the store's plan for it). Run on its own,
-it makes two measurements against a throwaway database (dropped afterwards):
-1. query cost by collection size: the FerretDB process's CPU time per `find`
-   with an equality filter on a secondary field, on `_id`, and `_id: {$in: [...]}`
-   (what a DataLoader sends), for 100, 1,000 and 3,000 order-sized documents;
-2. atomicity of single-document updates: 50 concurrent `$inc` and `$push` on one
-   document; MongoDB always ends with 50.
+The probe owns a scratch database (`bench_store_probe`, dropped afterwards) and
+opens it with `OrderStore.open()`, as the orders service opens its own: the
+writer lock, the GIN equality indexes on FerretDB, the service's indexes. It
+fills it with order documents made by `orders.checkout.new_order` (1,000
+customers) up to the smaller size, times each operation, grows it to the
+larger size and times them again. Each operation is repeated on different
+orders and customers; the p50 and p99 of the wall time are reported.
 
-Point it at a FerretDB nobody else is loading; it finds the server's pid by its port.
+- find by `_id`: `OrderStore.orders_by_id([id])` (a DataLoader batch of one);
+- by `customerId`: `MongoDB.find_grouped(orders, "customerId", [customer])`,
+  all of one customer's orders;
+- the customer's newest 20: `OrderStore.customer_order_pages([customer], 20, None)`;
+- update by `_id`: `OrderStore.apply_event(...)` (an event recorded on the order).
 """
 
-import argparse
 import asyncio
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlparse
 
-import psutil
-from pymongo import AsyncMongoClient, MongoClient
+from bench.config import Settings
+from bench.vegeta import percentile
+from orders import checkout
+from orders.lifecycle import OrderStatus
+from orders.store import OrderStore
+from shopkit.mongo import MongoDB
 
-from bench.probes import cpu_seconds, listening_pids
-
-SIZES = (100, 1000, 3000)
-REPEATS = 5
-CONCURRENT_UPDATES = 50
 DATABASE = "bench_store_probe"
+CUSTOMERS = 1000
+REPEATS = 100
+INSERT_BATCH = 1000
+ITEMS = checkout.PricedOrder(
+    items=[
+        {"sku": "SKU-1", "name": "A product", "quantity": 2, "unitPrice": {"amount": 1234, "currency": "EUR"}}
+    ],
+    total={"amount": 2468, "currency": "EUR"},
+)
+ADDRESS = {"line1": "1 Street", "line2": None, "city": "Lisbon", "postalCode": "10000", "country": "PT"}
 
 
-def order_like(index: int) -> dict[str, Any]:
-    item = {
-        "sku": "SKU-1",
-        "name": "A product name",
-        "quantity": 2,
-        "unitPrice": {"amount": 1234, "currency": "USD"},
-    }
+def order_document(index: int, start: datetime) -> dict[str, Any]:
+    return checkout.new_order(
+        order_id=uuid.uuid4().hex,
+        number=checkout.order_number(index),
+        customer_id=f"customer-{index % CUSTOMERS:04d}",
+        priced=ITEMS,
+        shipping_address=ADDRESS,
+        now=start + timedelta(milliseconds=index),
+    )
+
+
+async def timed(repeats: int, operation: Callable[[int], Awaitable[object]]) -> dict[str, float]:
+    latencies = []
+    for n in range(repeats):
+        started = time.perf_counter()
+        await operation(n)
+        latencies.append(1000 * (time.perf_counter() - started))
+    return {"p50": round(percentile(latencies, 0.5), 2), "p99": round(percentile(latencies, 0.99), 2)}
+
+
+async def measure(store: OrderStore, mongo: MongoDB, ids: list[str]) -> dict[str, dict[str, float]]:
+    orders = mongo.reads["orders"]
+    step = max(len(ids) // REPEATS, 1)
+
+    def order_id(n: int) -> str:
+        return ids[(n * step + 17) % len(ids)]
+
+    def customer(n: int) -> str:
+        return f"customer-{(n * 37) % CUSTOMERS:04d}"
+
+    async def update(n: int) -> bool:
+        status = OrderStatus.PENDING_PAYMENT
+        return await store.apply_event(order_id(n), uuid.uuid4().hex, status, status, None, datetime.now(UTC))
+
     return {
-        "_id": uuid.uuid4().hex,
-        "number": f"SG-{index:06d}",
-        "customerId": f"c{index % 1000}",
-        "status": "PAID",
-        "items": [item, item, item],
-        "total": {"amount": 7404, "currency": "USD"},
-        "shippingAddress": {"line1": "1 Street", "city": "Lisbon", "postalCode": "10000", "country": "PT"},
-        "appliedEvents": [uuid.uuid4().hex, uuid.uuid4().hex],
+        "find by _id": await timed(REPEATS, lambda n: store.orders_by_id([order_id(n)])),
+        "find by customerId": await timed(
+            REPEATS, lambda n: mongo.find_grouped(orders, "customerId", [customer(n)])
+        ),
+        "customer's newest 20": await timed(
+            REPEATS, lambda n: store.customer_order_pages([customer(n)], 20, None)
+        ),
+        "update by _id": await timed(REPEATS, update),
     }
 
 
-def query_cost(uri: str, server: psutil.Process) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    client: MongoClient[dict[str, Any]] = MongoClient(uri)
-    with client:
-        database = client[DATABASE]
-        for size in SIZES:
-            collection = database[f"orders_{size}"]
-            documents = [order_like(i) for i in range(size)]
-            collection.insert_many(documents)
-            collection.create_index("customerId")
-            ids = [d["_id"] for d in documents]
-            filters = {
-                "customerId equality (indexed)": {"customerId": "c7"},
-                "_id equality": {"_id": ids[size // 2]},
-                "_id $in (2 ids)": {"_id": {"$in": ids[:2]}},
-            }
-            for row in _timed_queries(collection, [server], filters):
-                rows.append(row)
-                print(row, flush=True)
-        client.drop_database(DATABASE)
-    return rows
-
-
-def _total_cpu(servers: Sequence[psutil.Process]) -> float:
-    return sum(cpu_seconds(server) for server in servers)
-
-
-def _timed_queries(
-    collection: Any, servers: Sequence[psutil.Process], filters: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
-    rows = []
-    documents = collection.estimated_document_count()
-    for name, query in filters.items():
-        cpu_before, started = _total_cpu(servers), time.perf_counter()
-        for _ in range(REPEATS):
-            list(collection.find(query))
-        rows.append(
-            {
-                "collection": f"{collection.database.name}.{collection.name}",
-                "documents": documents,
-                "query": name,
-                "serverCpuMsPerQuery": round(1000 * (_total_cpu(servers) - cpu_before) / REPEATS, 1),
-                "wallMsPerQuery": round(1000 * (time.perf_counter() - started) / REPEATS, 1),
-            }
-        )
-    return rows
-
-
-def seeded_query_costs(uri: str, servers: Sequence[psutil.Process]) -> dict[str, Any]:
-    """What single queries cost on the seeded collections, measured one at a time on an idle stack.
-
-    `servers` are the store's processes whose CPU is counted (FerretDB, and its
-    PostgreSQL with the connection backends under it).
-    """
-    client: MongoClient[dict[str, Any]] = MongoClient(uri)
-    with client:
-        orders = client["orders"]["orders"]
-        payments = client["payments"]["payments"]
-        users = client["users"]["users"]
-        order = orders.find_one({}, {"customerId": 1})
-        other = orders.find_one({"_id": {"$ne": order["_id"]}}, {"_id": 1}) if order else None
-        payment = payments.find_one({}, {"orderId": 1})
-        user = users.find_one({}, {"_id": 1})
-        if not (order and other and payment and user):
-            return {"error": "the data set has no orders, payments or users"}
-        rows = _timed_queries(
-            orders,
-            servers,
-            {
-                "_id equality": {"_id": order["_id"]},
-                "_id $in (2 ids)": {"_id": {"$in": [order["_id"], other["_id"]]}},
-                "customerId equality (indexed)": {"customerId": order["customerId"]},
-            },
-        )
-        rows += _timed_queries(
-            payments,
-            servers,
-            {
-                "_id equality": {"_id": payment["_id"]},
-                "orderId $in (1 id, indexed)": {"orderId": {"$in": [payment["orderId"]]}},
-            },
-        )
-        rows += _timed_queries(users, servers, {"_id equality": {"_id": user["_id"]}})
-        explained = client["orders"].command("explain", {"find": "orders", "filter": {"_id": order["_id"]}})
-        return {"queries": rows, "idEqualityPlan": explained.get("queryPlanner")}
-
-
-async def lost_updates(uri: str) -> dict[str, int]:
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+async def probe(settings: Settings, log: Callable[[str], None] = print) -> dict[str, Any]:
+    small, large = settings.durations.probe_sizes
+    mongo = MongoDB(
+        settings.mongodb_uri, DATABASE, service="bench-store-probe",
+        ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
+    )  # fmt: skip
+    store = OrderStore(mongo)
+    await mongo.writes.client.drop_database(DATABASE)
+    await store.open()
+    start = datetime.now(UTC) - timedelta(days=30)
+    ids: list[str] = []
+    result: dict[str, Any] = {"sizes": {}}
     try:
-        collection = client[DATABASE]["atomicity"]
-        await collection.insert_one({"_id": "doc", "counter": 0, "events": []})
-        await asyncio.gather(
-            *(
-                collection.update_one({"_id": "doc"}, {"$inc": {"counter": 1}})
-                for _ in range(CONCURRENT_UPDATES)
-            )
-        )
-        await asyncio.gather(
-            *(
-                collection.update_one({"_id": "doc"}, {"$push": {"events": n}})
-                for n in range(CONCURRENT_UPDATES)
-            )
-        )
-        document = await collection.find_one({"_id": "doc"})
-        assert document is not None
-        await client.drop_database(DATABASE)
-        return {
-            "concurrentUpdates": CONCURRENT_UPDATES,
-            "counterAfterIncs": int(document["counter"]),
-            "elementsAfterPushes": len(document["events"]),
-        }
+        for size in (small, large):
+            started = time.perf_counter()
+            while len(ids) < size:
+                batch = [
+                    order_document(len(ids) + n, start) for n in range(min(INSERT_BATCH, size - len(ids)))
+                ]
+                await mongo.writes["orders"].insert_many(batch, ordered=False)
+                ids += [d["_id"] for d in batch]
+            log(f"    store probe: {size} orders (filled in {time.perf_counter() - started:.0f} s)")
+            result["sizes"][str(size)] = await measure(store, mongo, ids)
+            log(f"      {result['sizes'][str(size)]}")
     finally:
-        await client.close()
+        await mongo.writes.client.drop_database(DATABASE)
+        await store.close()
+    result["operations"] = list(result["sizes"][str(small)])
+    result["small"], result["large"] = small, large
+    return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--uri", default="mongodb://127.0.0.1:27217/")
-    uri = parser.parse_args().uri
-    port = urlparse(uri).port or 27017
-    pid = listening_pids({"server": port}).get("server")
-    if pid is None:
-        raise SystemExit(f"nothing listens on port {port}")
-    print(query_cost(uri, psutil.Process(pid)))
-    print(asyncio.run(lost_updates(uri)))
+    print(asyncio.run(probe(Settings.from_env())))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,15 @@
 import pytest
 
-from bench.seed import GOOD_CARD, SeedOrder, SeedPlan, alias_errors, batched_mutation
+from bench.config import Plan
+from bench.seed import GOOD_CARD, first_card, order_owners, orders_per_customer, pays_again
+
+FULL = Plan(customers=1000, orders=100_000, heavy_customers=5, small_orders=1000)
+QUICK = Plan(customers=100, orders=500, heavy_customers=2, small_orders=100)
 
 
-@pytest.mark.parametrize("plan", [SeedPlan.full(), SeedPlan.quick()])
-def test_plan_gives_every_customer_orders_and_the_heavy_ones_hundreds(plan: SeedPlan) -> None:
-    counts = plan.orders_per_customer()
+@pytest.mark.parametrize("plan", [FULL, QUICK])
+def test_every_customer_has_orders_and_the_heavy_ones_many(plan: Plan) -> None:
+    counts = orders_per_customer(plan)
     assert len(counts) == plan.customers
     assert sum(counts) == plan.orders
     assert min(counts) >= 1
@@ -13,34 +17,19 @@ def test_plan_gives_every_customer_orders_and_the_heavy_ones_hundreds(plan: Seed
     assert plan.heavy_orders_each >= 100  # cost growth reads first: 100
 
 
-def test_full_plan_meets_the_issue() -> None:
-    plan = SeedPlan.full()
-    assert plan.customers >= 1000
-    assert plan.orders >= 10_000
+def test_the_full_plan_has_customers_with_thousands_of_orders() -> None:
+    assert FULL.heavy_orders_each >= 2000
+
+
+def test_owners_are_shuffled_but_always_the_same() -> None:
+    owners = order_owners(QUICK)
+    assert owners == order_owners(QUICK)
+    assert sorted(owners) == sorted(c for c, n in enumerate(orders_per_customer(QUICK)) for _ in range(n))
+    assert owners[:50] != sorted(owners[:50])
 
 
 def test_some_orders_are_declined_and_half_of_those_paid_again() -> None:
-    plan = SeedPlan.full()
-    orders = [SeedOrder(id=str(i), number=str(i), global_index=i) for i in range(1000)]
-    declined = [o for o in orders if o.first_card(plan) != GOOD_CARD]
-    assert len(declined) == 1000 // plan.decline_every
-    assert sum(o.pays_again(plan) for o in declined) == len(declined) // 2
-    assert not any(o.pays_again(plan) for o in orders if o.first_card(plan) == GOOD_CARD)
-
-
-def test_batched_mutation_aliases_each_input() -> None:
-    query, variables = batched_mutation("placeOrder", "PlaceOrderInput", "{ id }", [{"a": 1}, {"a": 2}])
-    assert query == (
-        "mutation Seed($i0: PlaceOrderInput!, $i1: PlaceOrderInput!) {\n"
-        "  o0: placeOrder(input: $i0) { id }\n"
-        "  o1: placeOrder(input: $i1) { id }\n}"
-    )
-    assert variables == {"i0": {"a": 1}, "i1": {"a": 2}}
-
-
-def test_alias_errors_name_the_failed_aliases() -> None:
-    body = {
-        "data": {"o0": {"id": "x"}, "o1": None},
-        "errors": [{"message": "not yet", "path": ["o1"], "extensions": {"code": "NOT_FOUND"}}],
-    }
-    assert alias_errors(body) == {"o1": "not yet (NOT_FOUND)"}
+    declined = [i for i in range(1000) if first_card(FULL, i) != GOOD_CARD]
+    assert len(declined) == 1000 // FULL.decline_every
+    assert sum(pays_again(FULL, i) for i in declined) == len(declined) // 2
+    assert not any(pays_again(FULL, i) for i in range(1000) if first_card(FULL, i) == GOOD_CARD)
