@@ -9,7 +9,7 @@ SUBGRAPHS := users orders payments delivery
 export PATH := $(PATH):$(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 STACK := uv run --frozen python scripts/stack.py
 
-.PHONY: help setup deps router up down status logs restart \
+.PHONY: help setup deps router up down status logs restart dead-letters \
         export-schemas compose accept-schema-change check-schema \
         lint typecheck test test-units test-root test-e2e
 
@@ -42,6 +42,9 @@ status: ## show each process of the stack
 
 logs: ## follow the logs of every process (make logs p=users for one)
 	@$(STACK) logs $(p)
+
+dead-letters: ## list the events consumers set aside; a="replay <stream> <group> <id>|--all" replays
+	@uv run --frozen python scripts/dead_letters.py $(or $(a),list)
 
 restart: ## restart one process and wait until it is healthy: make restart p=orders
 	@test -n "$(p)" || { echo "usage: make restart p=<program>"; exit 2; }

@@ -29,7 +29,7 @@ const SUBGRAPH_TIMEOUT_MS = { users: 5_000, orders: 10_000, payments: 15_000, de
 const DEFAULT_TIMEOUT_MS = 10_000;
 const MAX_REQUEST_BYTES = 1_000_000;
 const LOCAL_ORIGIN = /^https?:\/\/(localhost|127\.0\.0\.1|\[::1\])(:[0-9]+)?$/;
-const REDACTED = "Subgraph errors redacted";
+const CLIENT_EXTENSIONS = new Set(["code", "field", "retryable", "retryAfterSeconds"]);
 
 const development = (process.env.ROUTER_PROFILE ?? "dev") === "dev";
 
@@ -73,13 +73,15 @@ function subgraphUrl(name, url) {
   return process.env[`${name.toUpperCase()}_URL`] || url;
 }
 
-/** Names the subgraph in `service` (as the router does); in production, keeps only the code (ditto). */
+/** Names the subgraph in `service` (as the router does); in production, keeps the message and only
+ * the extensions a client acts on (ditto: router.yaml include_subgraph_errors). */
 function formatError(formatted) {
   const { serviceName, ...extensions } = formatted.extensions ?? {};
   const service = extensions.service ?? serviceName;
   if (service === undefined) return formatted;
   if (development) return { ...formatted, extensions: { ...extensions, service } };
-  return { ...formatted, message: REDACTED, extensions: { code: extensions.code } };
+  const kept = Object.fromEntries(Object.entries(extensions).filter(([key]) => CLIENT_EXTENSIONS.has(key)));
+  return { ...formatted, extensions: kept };
 }
 
 function corsHeaders(request) {

@@ -86,7 +86,10 @@ def test_profiles_differ_only_in_the_development_switches() -> None:
     assert (prod["supergraph"]["introspection"], dev["supergraph"]["introspection"]) == (False, True)
     assert (prod["sandbox"]["enabled"], dev["sandbox"]["enabled"]) == (False, True)
     assert dev["include_subgraph_errors"] == {"all": True}
-    assert prod["include_subgraph_errors"]["all"]["redact_message"] is True
+    assert prod["include_subgraph_errors"]["all"] == {
+        "redact_message": False,
+        "allow_extensions_keys": ["code", "field", "retryable", "retryAfterSeconds"],
+    }
     for config in (prod, dev):
         del config["supergraph"]["introspection"], config["sandbox"], config["include_subgraph_errors"]
     assert prod == dev
@@ -96,7 +99,7 @@ def test_profiles_forward_auth_and_trace_context_to_every_subgraph() -> None:
     for path in PROFILES.values():
         operations = load(path)["headers"]["all"]["request"]["operations"]
         propagated = {op["propagate"]["named"] for op in operations if "propagate" in op}
-        assert propagated == {"authorization", "traceparent", "tracestate"}
+        assert propagated == {"authorization", "traceparent", "tracestate", "x-forwarded-for"}
 
 
 def free_port() -> int:

@@ -78,7 +78,13 @@ async def started_app(settings: Settings) -> AsyncIterator[ASGIApp]:
         yield manager.app
 
 
-def client_of(app: ASGIApp, client_address: str) -> httpx.AsyncClient:
-    """An HTTP client whose requests reach the app from this peer address."""
+def client_of(app: ASGIApp, client_address: str, *, named: bool = True) -> httpx.AsyncClient:
+    """An HTTP client whose requests reach the app from this address.
+
+    `named`: as through the router behind a proxy, which names the client in
+    `X-Forwarded-For` (uvicorn's proxy-headers handling, which would move it into
+    the peer address, is not in the way here: the peer already is that address).
+    """
     transport = httpx.ASGITransport(app=app, client=(client_address, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://users.test")
+    headers = {"x-forwarded-for": client_address} if named else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://users.test", headers=headers)

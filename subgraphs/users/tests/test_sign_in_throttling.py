@@ -139,6 +139,18 @@ async def test_spraying_many_accounts_from_one_address_locks_the_address(setting
         assert signed_in(await someone_else.login(accounts[0].email, PASSWORD))
 
 
+async def test_a_request_that_names_no_client_counts_against_its_account_only(settings: Settings) -> None:
+    # Straight from the router, with no proxy naming the client, the peer is the
+    # router: counting by it would let one attacker lock every client out.
+    settings = replace(settings, login_max_failures_per_account=100, login_max_failures_per_address=2)
+    async with started_app(settings) as app, client_of(app, "127.0.0.1", named=False) as http:
+        router = GraphQLClient(http)
+        accounts = [await router.register(f"unnamed{n}@example.com") for n in range(4)]
+        for account in accounts[:3]:
+            assert refused(await router.login(account.email, WRONG))
+        assert signed_in(await router.login(accounts[3].email, PASSWORD))
+
+
 async def test_invalid_emails_count_against_the_address(settings: Settings) -> None:
     settings = replace(settings, login_max_failures_per_address=3)
     async with graph(settings, ATTACKER) as graphql:

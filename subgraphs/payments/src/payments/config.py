@@ -28,6 +28,9 @@ class Settings:
     idempotency_retention_days: float = 7.0
     # A charge left PENDING this long was interrupted (a crash) and is recovered.
     stale_payment_seconds: float = 60.0
+    # A charge gets this long at the processor; must be less than stale_payment_seconds,
+    # so recovery never settles a charge a request is still waiting on.
+    charge_timeout_seconds: float = 20.0
     maintenance_interval_seconds: float = 30.0
     # Keys live for days: purging them hourly is plenty, and the purge (a range on
     # createdAt) is the one periodic query that reads its whole collection on FerretDB.
@@ -37,6 +40,11 @@ class Settings:
     outbox_sweep_seconds: float = 30.0
 
     def __post_init__(self) -> None:
+        if not 0 < self.charge_timeout_seconds < self.stale_payment_seconds:
+            raise ValueError(
+                "CHARGE_TIMEOUT_SECONDS must be positive and less than STALE_PAYMENT_SECONDS, so that "
+                "recovery never settles a charge a request is still waiting on"
+            )
         if self.idempotency_retention_days < 1:
             raise ValueError(
                 "idempotency keys must be kept at least 24 hours (IDEMPOTENCY_RETENTION_DAYS >= 1)"
@@ -62,6 +70,7 @@ class Settings:
                 env.get("IDEMPOTENCY_RETENTION_DAYS", defaults.idempotency_retention_days)
             ),
             stale_payment_seconds=float(env.get("STALE_PAYMENT_SECONDS", defaults.stale_payment_seconds)),
+            charge_timeout_seconds=float(env.get("CHARGE_TIMEOUT_SECONDS", defaults.charge_timeout_seconds)),
             maintenance_interval_seconds=float(
                 env.get("MAINTENANCE_INTERVAL_SECONDS", defaults.maintenance_interval_seconds)
             ),

@@ -13,7 +13,11 @@ Paying an order, step by step (each step one single-document write):
    (idempotent), and the payment is settled to CAPTURED or FAILED together
    with its event in one update;
 5. a decline releases the claim, so the customer may pay again (new key).
-A claim therefore always names an existing payment. A crash between steps
+A claim therefore always names an existing payment. The charge is given
+`CHARGE_TIMEOUT_SECONDS`, less than `STALE_PAYMENT_SECONDS`: a charge that
+outlives it leaves the payment PENDING (the client is told to retry with the
+same key), and recovery settles it from the processor's record only once no
+request can still be waiting on it. A crash between steps
 leaves a PENDING payment (settled later from the processor's record by
 `recover_interrupted`), a FAILED payment still holding its claim (released
 there too), or a key without a payment (freed by the next request using it).
@@ -32,6 +36,7 @@ from payments import events
 from payments.config import Settings
 from payments.processor import CardDetails, CardProcessor
 from payments.store import (
+    CANCEL_EVENT_ID,
     CAPTURED,
     FAILED,
     ORDER_CANCELLED,
@@ -89,10 +94,6 @@ def canonical_request_hash(order: Document, card: CardDetails, fingerprint_key: 
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-class PaymentInFlight(Exception):
-    """A charge of a cancelled order is still running: refund once it settles."""
 
 
 def new_id() -> str:
@@ -191,12 +192,24 @@ class Payments:
             await self._store.delete_pending_payment(payment_id)
             await self._store.release_idempotency_key(key_id, payment_id)
             raise await self._claim_refused(order["_id"])
-        result = await self._processor.charge(
-            reference=payment_id,
-            card=card,
-            amount=order["total"]["amount"],
-            currency=order["total"]["currency"],
-        )
+        try:
+            result = await asyncio.wait_for(
+                self._processor.charge(
+                    reference=payment_id,
+                    card=card,
+                    amount=order["total"]["amount"],
+                    currency=order["total"]["currency"],
+                ),
+                timeout=self._settings.charge_timeout_seconds,
+            )
+        except TimeoutError:
+            log.warning("charge of payment %s timed out; recovery settles it", payment_id)
+            raise ServiceUnavailable(
+                "The card processor did not answer in time; retry with the same idempotencyKey "
+                "to learn the outcome.",
+                retryable=True,
+                retryAfterSeconds=self._settings.stale_payment_seconds,
+            ) from None
         return await self._settle(payment, order, result.decline_reason, traceparent)
 
     async def _claim_refused(self, order_id: str) -> Conflict:
@@ -225,8 +238,16 @@ class Payments:
             self._outbox_written(payment["_id"])
         if settled["status"] == FAILED:
             await self._store.release_order_claim(order["_id"], payment["_id"], now)
-        else:
-            await self._store.confirm_order_claim(order["_id"], payment["_id"], now)
+            return settled
+        await self._store.confirm_order_claim(order["_id"], payment["_id"], now)
+        # The order may have been cancelled while this charge was in flight: its
+        # cancellation found the payment PENDING and left the refund to us.
+        current = (await self._store.orders_by_ids([order["_id"]])).get(order["_id"])
+        if current is not None and current["status"] == ORDER_CANCELLED:
+            await self._refund_rest(settled, current[CANCEL_EVENT_ID], traceparent)
+            refreshed = await self._store.find_payment(payment["_id"])
+            assert refreshed is not None, "payments are never deleted"
+            return refreshed
         return settled
 
     async def _await_settled(self, payment_id: str, key_id: str) -> Document | None:
@@ -285,23 +306,27 @@ class Payments:
         raise Conflict("The payment kept changing while refunding it; try again.")
 
     async def refund_cancelled_order(self, order: Document, event: Event) -> None:
-        """Refunds in full every captured payment of a cancelled order, once per event."""
-        payments = (await self._store.payments_by_order_ids([order["_id"]])).get(order["_id"], [])
-        if any(p["status"] == PENDING for p in payments):
-            raise PaymentInFlight(f"order {order['_id']} has a charge in flight; refunding once it settles")
-        for payment in payments:
-            await self._refund_rest(payment, event)
+        """Refunds in full every captured payment of a cancelled order, once per cancellation.
 
-    async def _refund_rest(self, payment: Document, event: Event) -> None:
+        A payment still PENDING is refunded by whoever settles it (`_settle` reads
+        the projection, CANCELLED by now, after capturing), so the money comes
+        back whichever of the two happens first.
+        """
+        payments = (await self._store.payments_by_order_ids([order["_id"]])).get(order["_id"], [])
+        for payment in payments:
+            await self._refund_rest(payment, order.get(CANCEL_EVENT_ID, event.id), event.traceparent)
+
+    async def _refund_rest(self, payment: Document, cancellation_id: str, traceparent: str | None) -> None:
+        """Refunds what remains of the payment, once for this cancellation whoever asks."""
         current: Document | None = payment
         for _ in range(MAX_RETRIES):
             if current is None or current["status"] not in REFUNDABLE:
                 return
-            if event.id in current.get("appliedEvents", []):
+            if cancellation_id in current.get("appliedEvents", []):
                 return
             remaining = current["amount"]["amount"] - current["refundedAmount"]
             refunded = await self._record_refund(
-                current, remaining, "order_cancelled", event.traceparent, applied_event_id=event.id
+                current, remaining, "order_cancelled", traceparent, applied_event_id=cancellation_id
             )
             if refunded is not None:
                 return

@@ -121,13 +121,20 @@ class ChargeResult:
 
 
 class CardProcessor:
-    """An acquirer simulated in memory, idempotent by charge reference."""
+    """An acquirer simulated in memory, idempotent by charge reference.
 
-    def __init__(self) -> None:
+    `latency` is how long it takes to answer a charge (a slow acquirer, for tests
+    of timeouts); the charge is recorded at the end, as a real one settles.
+    """
+
+    def __init__(self, latency: float = 0.0) -> None:
         self._charges: dict[str, ChargeResult] = {}
         self._lock = asyncio.Lock()
+        self.latency = latency
 
     async def charge(self, *, reference: str, card: CardDetails, amount: int, currency: str) -> ChargeResult:
+        if self.latency:
+            await asyncio.sleep(self.latency)
         async with self._lock:
             earlier = self._charges.get(reference)
             if earlier is not None:

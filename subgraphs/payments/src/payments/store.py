@@ -42,6 +42,8 @@ NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 # Set on an order projection while its claim is neither confirmed nor released:
 # maintenance looks claims up by this equality, never by a range on claimedAt.
 CLAIM_IN_QUESTION = "claimInQuestion"
+# The id of the order.cancelled event on a cancelled projection.
+CANCEL_EVENT_ID = "cancelEventId"
 # Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
 EQUALITY_FIELDS = {
     "payments": ("_id", "orderId", "payerId", "status", PENDING_FLAG),
@@ -89,11 +91,20 @@ class PaymentStore:
 
     @store_call
     async def mark_order_cancelled(self, order_id: str, event_id: str, at: datetime) -> Document | None:
-        """Marks the projection CANCELLED; returns it (None when order.placed has not arrived)."""
+        """Marks the projection CANCELLED; returns it (None when order.placed has not arrived).
+
+        `cancelEventId` keys the refunds the cancellation causes, whichever path
+        makes them (this event's handler, or the settling of a charge in flight).
+        """
         updated: Document | None = await self.orders.find_one_and_update(
             {"_id": order_id, "appliedEvents": {"$ne": event_id}},
             {
-                "$set": {"status": ORDER_CANCELLED, "cancelledAt": at, "updatedAt": at},
+                "$set": {
+                    "status": ORDER_CANCELLED,
+                    "cancelledAt": at,
+                    "updatedAt": at,
+                    CANCEL_EVENT_ID: event_id,
+                },
                 "$push": {"appliedEvents": event_id},
             },
             return_document=ReturnDocument.AFTER,

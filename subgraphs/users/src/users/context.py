@@ -55,13 +55,15 @@ async def build_context(request: Request, services: Services) -> Context:
 
 
 def client_address(request: Request) -> str | None:
-    """The address of the peer that sent the request.
+    """The client's address when the request names it; None when it does not.
 
-    That is the previous hop, not necessarily the client: behind the router it
-    is the router's address, since the router (router/router.yaml `headers:`)
-    forwards no header naming the client. uvicorn replaces it with the last
-    untrusted entry of `X-Forwarded-For` when the peer is in
-    FORWARDED_ALLOW_IPS (default 127.0.0.1 and ::1), so a proxy there that sets
-    that header itself names the client here.
+    Behind the router the peer is the router, whose address every client
+    shares: counting failures by it would let anyone lock everyone out. So an
+    address is known only when the request carries `X-Forwarded-For` (set by a
+    proxy in front of the router, which propagates it): uvicorn then puts its
+    last untrusted entry in `request.client` for a peer in FORWARDED_ALLOW_IPS
+    (default 127.0.0.1 and ::1). Without it, only the account's window counts.
     """
-    return request.client.host if request.client is not None else None
+    if request.client is None or "x-forwarded-for" not in request.headers:
+        return None
+    return request.client.host

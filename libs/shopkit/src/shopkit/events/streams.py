@@ -9,7 +9,10 @@ Delivery guarantees, in order of how they are achieved:
   `claim_idle` seconds;
 - after `max_attempts` deliveries a message goes to the group's dead-letter
   stream with the last error and is acknowledged, so one poison message cannot
-  block the stream.
+  block the stream. The default policy keeps retrying for about seven minutes
+  (20 attempts, the backoff doubling from 0.5 s to 30 s): an event that cannot
+  be applied *yet* (it overtook the one it depends on, or waits for a charge
+  to settle) waits for it, and only what no retry can fix is set aside.
 Handlers must therefore be idempotent: the same event may be handled twice
 (after a crash between effect and XACK, or an outbox relay republish).
 """
@@ -67,7 +70,7 @@ def default_consumer_name(service: str) -> str:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    max_attempts: int = 5
+    max_attempts: int = 20
     first_backoff: float = 0.5
     max_backoff: float = 30.0
     # A message pending this long on another consumer means that consumer died.
