@@ -182,6 +182,14 @@ def _port_open(port: int) -> bool:
         return False
 
 
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def _postgresql_installed() -> bool:
     return shutil.which("pg_config") is not None or any(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
 
@@ -241,13 +249,21 @@ class Stack:
         text = SUPERVISORD_CONF.read_text()
         return {part.split(")s", 1)[0] for part in text.split("%(ENV_")[1:]}
 
+    def settings_changes(self) -> list[str]:
+        """The names of the settings whose values differ from the running supervisord's."""
+        running = self._env_file().read_text().splitlines() if self._env_file().exists() else []
+        changed = set(self._env_signature().splitlines()) ^ set(running)
+        return sorted({line.partition("=")[0] for line in changed})
+
     def start_supervisord(self) -> None:
-        signature = self._env_signature()
+        """Starts supervisord; one running with other settings is restarted with these (the whole stack)."""
         if self.supervisord_running():
-            if self._env_file().exists() and self._env_file().read_text() == signature:
+            changes = self.settings_changes()
+            if not changes:
                 return
-            self.log("==> stack settings changed: restarting supervisord")
+            self.log(f"==> stack settings changed ({', '.join(changes)}): restarting the whole stack")
             self.shutdown()
+        signature = self._env_signature()
         for folder in ("logs", "redis", "ferretdb", "keys"):
             (self.config.stack_dir / folder).mkdir(parents=True, exist_ok=True)
         supervisord = Path(sys.executable).parent / "supervisord"
@@ -289,9 +305,9 @@ class Stack:
         return int(self._process_info(program)["pid"])
 
     def start(self, *programs: str) -> None:
-        """Starts the programs (those already running are left alone) and waits until each is healthy."""
+        """Starts the programs (those running or restarting are left alone); waits until each is healthy."""
         for program in programs:
-            if self.state(program) != "RUNNING":
+            if self.state(program) not in ("RUNNING", "STARTING", "BACKOFF"):
                 self._check_ports_free(program)
                 self.log(f"==> starting {program}")
                 self._rpc().supervisor.startProcess(program, False)
@@ -326,14 +342,30 @@ class Stack:
                 self._wait_ports_closed(program)
 
     def kill(self, program: str) -> None:
-        """SIGKILLs the program's whole process group (a crash, not a shutdown) and waits until it is gone."""
-        os.killpg(self.pid(program), signal.SIGKILL)
-        self._wait(f"{program} to die", lambda: self.state(program) in ("EXITED", "STOPPED", "FATAL"), None)
-        self._wait_ports_closed(program)
+        """SIGKILLs the program's whole process group (a crash, not a shutdown) and waits until it is gone.
+
+        supervisord then starts it again (autorestart), as after any crash.
+        """
+        group = self.pid(program)
+        os.killpg(group, signal.SIGKILL)
+        self._wait(f"{program} to die", lambda: not _group_alive(group), None)
 
     def restart(self, program: str) -> None:
         self.stop(program)
         self.start(program)
+
+    def restart_alone(self, program: str) -> None:
+        """Restarts one program and touches nothing else; refuses if the stack runs with other settings."""
+        if not self.supervisord_running():
+            raise StackError("the stack is not running: start it with `make up`.")
+        changes = self.settings_changes()
+        if changes:
+            raise StackError(
+                f"the stack runs with other settings than these ({', '.join(changes)}): restarting "
+                f"{program} alone would mix them. Run the same command with the settings `make up` had, "
+                "or apply these to the whole stack with `make up`."
+            )
+        self.restart(program)
 
     def healthy(self, program: str) -> bool:
         if program in STORES:
@@ -444,8 +476,7 @@ def main(argv: list[str]) -> int:
         elif command == "status":
             print("\n".join(stack.status_lines()))
         elif command == "restart" and len(args) == 1 and args[0] in PROGRAMS:
-            stack.start_supervisord()
-            stack.restart(args[0])
+            stack.restart_alone(args[0])
         elif command == "logs":
             names = args or [p for p in PROGRAMS if stack.config.log_file(p).exists()]
             files = [str(stack.config.log_file(name)) for name in names]

@@ -95,9 +95,25 @@ def test_files_are_valid_against_the_compose_spec_schema(
     validator = jsonschema.validators.validator_for(compose_spec_schema)(compose_spec_schema)
     errors = [
         f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in validator.iter_errors(yaml.safe_load(path.read_text()))
+        for error in validator.iter_errors(yaml.load(path.read_text(), ComposeYamlLoader))
     ]
     assert not errors
+
+
+class ComposeYamlLoader(yaml.SafeLoader):
+    """Plain YAML plus the compose spec's merge tags (`!override`, `!reset`), read as their value."""
+
+
+def _tagged_value(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+for _tag in ("!override", "!reset"):
+    ComposeYamlLoader.add_constructor(_tag, _tagged_value)
 
 
 def test_compose_spec_schema_flags_a_misspelled_key(compose_spec_schema: dict[str, Any]) -> None:
@@ -376,11 +392,21 @@ def test_production_override_requires_secrets_from_outside(gocheck_bin: Path) ->
     files = [COMPOSE_FILE, PRODUCTION_OVERRIDE]
     missing = run_composecheck(gocheck_bin, files)
     assert missing.returncode != 0
-    for variable in ("ADMIN_PASSWORD", "DEMO_CUSTOMER_PASSWORD", "JWT_PRIVATE_KEY_PATH"):
+    for variable in (
+        "ADMIN_PASSWORD",
+        "DEMO_CUSTOMER_PASSWORD",
+        "JWT_PRIVATE_KEY_PATH",
+        "CARD_FINGERPRINT_KEY",
+    ):
         assert variable in missing.stderr
 
     key = "/etc/shopgraph/jwt-ed25519.pem"
-    env = {"ADMIN_PASSWORD": "s3cret", "DEMO_CUSTOMER_PASSWORD": "s3cret-too", "JWT_PRIVATE_KEY_PATH": key}
+    env = {
+        "ADMIN_PASSWORD": "s3cret",
+        "DEMO_CUSTOMER_PASSWORD": "s3cret-too",
+        "JWT_PRIVATE_KEY_PATH": key,
+        "CARD_FINGERPRINT_KEY": "fingerprint-s3cret",
+    }
     project = load_project(gocheck_bin, files, env)
     services = project["services"]
     users = services["users"]
@@ -391,3 +417,14 @@ def test_production_override_requires_secrets_from_outside(gocheck_bin: Path) ->
     assert users["environment"]["JWT_PRIVATE_KEY_FILE"] == secret["target"]
     router_command: list[str] = services["router"]["command"]
     assert router_command[router_command.index("--config") + 1] == "/dist/config/router.yaml"
+    assert services["payments"]["environment"]["CARD_FINGERPRINT_KEY"] == "fingerprint-s3cret"
+    # With real secrets the graph is published on every interface; health and metrics stay local.
+    ports = {int(port["target"]): port.get("host_ip") for port in services["router"]["ports"]}
+    assert ports == {4000: None, 8088: "127.0.0.1", 9080: "127.0.0.1"}
+
+
+def test_the_development_file_publishes_only_on_loopback(services: dict[str, dict[str, Any]]) -> None:
+    # Its passwords and keys are development defaults: nothing is reachable from elsewhere.
+    for service in services.values():
+        for port in service.get("ports") or []:
+            assert port.get("host_ip") == "127.0.0.1", port
