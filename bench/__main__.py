@@ -114,7 +114,7 @@ def main() -> int:
             details = await asyncio.to_thread(
                 suite.order_details, context, f"details-at-{orders}", settings.router_url
             )
-            return {"orders": orders, "details": details}
+            return {"orders": orders, "details": details, "via": settings.router}
 
         seed_started = time.monotonic()
         record = asyncio.run(ensure_seeded(settings, stack, log, at_small))

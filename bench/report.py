@@ -72,12 +72,16 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             )
         )
         small = results["seed"].get("atSmall", {})
+        via = small.get("via", "router")
+        if via != "router" and via in versus.get("runs", {}):  # seeded before the router was built
+            rate = versus["runs"][via]["requestsPerSecond"]
         if "details" in small:
             before = small["details"]["requestsPerSecond"]
             ratio = rate / max(before, 1e-9)
             rows.append(
                 _row(
-                    f"... and >= {DETAILS_KEPT:g}x the rate at {small['orders']:,} orders",
+                    f"... and >= {DETAILS_KEPT:g}x the rate at {small['orders']:,} orders"
+                    + ("" if via == "router" else f" (both through Apollo {via.title()})"),
                     f"x{ratio:.2f} ({before} req/s at {small['orders']:,})",
                     ratio >= DETAILS_KEPT,
                 )
@@ -179,48 +183,37 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
 
 
 def _runs(runs: Sequence[Mapping[str, Any]]) -> list[str]:
-    rows = [
-        [
-            r["label"],
-            r["requests"],
-            r["requestsPerSecond"],
-            r["latencyMs"]["p50"],
-            r["latencyMs"]["p99"],
-            r["errors"],
-        ]
+    """Requests, rate, latency and errors of each run; then CPU and peak RSS of each process."""
+    stats = [
+        [r["label"], r["requests"], r["requestsPerSecond"], *r["latencyMs"].values(), r["errors"]]
         for r in runs
     ]
-    out = _table(["run", "requests", "req/s", "p50 ms", "p99 ms", "errors"], rows)
-    names = sorted({n for r in runs for n in r.get("processes", {})})
-    usage = [
-        [
-            n,
-            *(
-                f"{r['processes'][n]['cpuSeconds']} / {r['processes'][n]['peakRssMiB']:.0f}"
-                if n in r.get("processes", {})
-                else "-"
-                for r in runs
-            ),
-        ]
-        for n in names
-    ]
-    out += _table(["CPU s / peak RSS MiB", *(r["label"] for r in runs)], usage) if names else []
-    for r in runs:
-        out += [f"- {r['label']} error: `{sample}`" for sample in r.get("errorSamples", [])[:3]]
-    return out
+    out = _table(["run", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "errors"], stats)
+    names = sorted({n for r in runs for n in r["processes"]})
+    usage = [[n, *(_usage(r["processes"].get(n)) for r in runs)] for n in names]
+    out += _table(["CPU s / peak RSS MiB", *(r["label"] for r in runs)], usage)
+    return out + [f"- {r['label']}: `{e}`" for r in runs for e in r["errorSamples"][:3]] + [""]
+
+
+def _usage(usage: Mapping[str, float] | None) -> str:
+    return "-" if usage is None else f"{usage['cpuSeconds']} / {usage['peakRssMiB']:.0f}"
 
 
 def render(results: Mapping[str, Any]) -> str:
     seed, scenarios = results["seed"], results["scenarios"]
+    statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(seed["byPaymentStatus"].items()))
+    stages = "; ".join(
+        f"{s['orders']:,} orders in {s['writeSeconds']} s + {s['eventSeconds']} s" for s in seed["stages"]
+    )
     out = [
         "# shopgraph benchmark: latest results",
         "",
-        f"`{results['command']}`, {results['generatedAt']}, {results['totalSeconds'] / 60:.1f} min; "
+        f"`{results['command']}`, {results['generatedAt']}, {results['totalSeconds'] / 60:.1f} min, "
         f"{results['store']}. Method: [docs/performance.md](../../docs/performance.md).",
         "",
-        f"Data set: {seed['customers']:,} customers, {seed['orders']:,} orders "
-        f"({', '.join(f'{k} {v:,}' for k, v in sorted(seed['byPaymentStatus'].items()))}), "
-        f"up to {seed['maxOrdersPerCustomer']:,} orders per customer.",
+        f"Data set: {seed['customers']:,} customers, {seed['orders']:,} orders (last payment {statuses}), "
+        f"up to {seed['maxOrdersPerCustomer']:,} orders per customer; seeded (registration "
+        f"{seed['registerSeconds']} s; per stage: written + events handled) {stages}.",
         "",
         "## Targets",
         "",
@@ -232,90 +225,34 @@ def render(results: Mapping[str, Any]) -> str:
         out += [f"## {name}", ""]
         if "error" in scenario:
             out += [f"Did not run: {scenario['error']}", ""]
-            continue
-        if name == "storeProbe":
+        elif name == "storeProbe":
             header = ["operation", *(f"p50 / p99 ms at {size}" for size in scenario["sizes"])]
-            rows = [
-                [op, *(f"{s[op]['p50']} / {s[op]['p99']}" for s in scenario["sizes"].values())]
-                for op in scenario["operations"]
-            ]
-            out += _table(header, rows)
-        elif name == "costGrowth":
-            rows = [
-                [r["first"], r["latencyMs"]["p50"], r["latencyMs"]["p99"],
-                 r["storeCallsPerRequest"], r["storeCommandsPerRequest"],
-                 "; ".join(f"{s} {v['calls']:g}/{v['commands']:g}" for s, v in r["byService"].items())]
-                for r in scenario["runs"]
-            ]  # fmt: skip
+            ops = scenario["operations"]
             out += _table(
-                ["N", "p50 ms", "p99 ms", "store calls", "store commands", "by service (calls/commands)"],
-                rows,
+                header,
+                [
+                    [op, *(f"{s[op]['p50']} / {s[op]['p99']}" for s in scenario["sizes"].values())]
+                    for op in ops
+                ],
             )
-            out += _runs(scenario["runs"])
         elif name == "shoppers":
-            lag = scenario["lagMs"]
-            out += [
-                f"{scenario['shoppers']} shoppers, {scenario['seconds']} s: {scenario['orders']} orders "
-                f"({scenario['ordersPerSecond']}/s), {scenario['payAttempts']} payOrder attempts, first try "
-                f"{scenario['firstTrySuccessPercent']} %, {scenario['errors']} errors. placeOrder p50/p99 "
-                f"{scenario['placeOrder']['latencyMs']['p50']}/"
-                f"{scenario['placeOrder']['latencyMs']['p99']} ms, payOrder "
-                f"{scenario['payOrder']['latencyMs']['p50']}/{scenario['payOrder']['latencyMs']['p99']} ms. "
-                f"order.placed written -> known to payments: p50 {lag['p50']} ms, p99 {lag['p99']} ms, "
-                f"max {lag['max']} ms "
-                f"({lag['orders']} orders, {lag['missing']} not projected).",
-                "",
-                *[f"- error: `{sample}`" for sample in scenario["errorSamples"]],
-                "",
-            ]
-        elif name == "mixedTraffic":
-            out += [
-                f"Highest rate held ({scenario['criteria']}): **{scenario['highestHeldRate']:g} req/s**.",
-                "",
-            ]
-            out += _runs(scenario["steps"])
-            last = scenario["steps"][-1]
-            rows = [
-                [op, s["requests"], s["latencyMs"]["p50"], s["latencyMs"]["p99"], s["errors"]]
-                for op, s in last["byOperation"].items()
-            ]
-            out += [
-                f"By operation at {last['rate']:g} req/s:",
-                "",
-                *_table(["operation", "requests", "p50 ms", "p99 ms", "errors"], rows),
-            ]
+            place = {**scenario["placeOrder"], "label": "placeOrder", "processes": scenario["processes"]}
+            out += _runs([place, {**scenario["payOrder"], "label": "payOrder", "processes": {}}])
         else:
-            if "addedLatencyMs" in scenario:
-                out += [
-                    f"Added by the router: {scenario['addedLatencyMs']['p50']} ms at p50, "
-                    f"{scenario['addedLatencyMs']['p99']} ms at p99.",
-                    "",
+            runs = scenario.get("runs", scenario.get("steps", []))
+            runs = list(runs.values()) if isinstance(runs, dict) else runs
+            if name == "costGrowth":
+                rows = [
+                    [r["first"], r["storeCallsPerRequest"], r["storeCommandsPerRequest"], r["byService"]]
+                    for r in runs
                 ]
-            if "throughputRatio" in scenario:
-                out += [
-                    f"Router/Gateway throughput x{scenario['throughputRatio']}; "
-                    f"CPU ms per request {scenario['routerCpuMsPerRequest']}.",
-                    "",
-                ]
-            out += _runs(list(scenario["runs"].values()))
-    small = seed.get("atSmall", {})
-    if "details" in small:
+                out += _table(["N", "store calls / request", "store commands / request", "by service"], rows)
+            out += _runs(runs)
+    if "details" in (small := seed.get("atSmall", {})):
         out += [
-            f"## Order details at {small['orders']:,} orders (measured while seeding)",
+            f"## Order details at {small['orders']:,} orders (while seeding, via {small['via']})",
             "",
             *_runs([small["details"]]),
         ]
-    stages = "; ".join(
-        f"{s['orders']:,} orders written in {s['writeSeconds']} s, "
-        f"their events handled {s['eventSeconds']} s later"
-        for s in seed["stages"]
-    )
-    out += [
-        "## Seeding",
-        "",
-        f"Registration {seed['registerSeconds']} s; {stages}; {seed['secondsThisRun']} s in this run.",
-        "",
-    ]
     out += ["## Machine and versions", "", f"- machine: {json.dumps(results['machine'])}"]
-    out += [f"- {k}: {v}" for k, v in results["versions"].items()] + [""]
-    return "\n".join(out)
+    return "\n".join([*out, *(f"- {k}: {v}" for k, v in results["versions"].items()), ""])
