@@ -11,7 +11,7 @@ STACK := uv run --frozen python scripts/stack.py
 
 .PHONY: help setup deps router up down status logs restart dead-letters \
         export-schemas compose accept-schema-change check-schema \
-        lint typecheck test test-units test-root test-e2e
+        lint typecheck test test-units test-root test-e2e chaos
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ test-units: deps ## each service's tests and shopkit's, against real stores; the
 test-root: deps ## the root tests: schema checks, router config, end to end through both routers
 	@echo "==> pytest tests/ (root)"
 	@uv run --frozen pytest -q
+
+chaos: deps ## a longer chaos run (CHAOS_SECONDS, default 120): services SIGKILLed while customers shop; prints the counts
+	@CHAOS_SECONDS=$${CHAOS_SECONDS:-120} uv run --frozen pytest -q -s tests/faults/test_chaos.py
 
 test-e2e: deps ## only the end-to-end tests through the routers
 	@uv run --frozen pytest -q tests/e2e

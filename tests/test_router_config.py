@@ -12,7 +12,8 @@ import os
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +125,12 @@ def wait_until_healthy(process: subprocess.Popen[bytes], health_url: str) -> Non
     raise TimeoutError(f"{health_url} did not answer in {START_TIMEOUT_S}s")
 
 
-@pytest.fixture(params=["router", "gateway"])
-def production_router(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A router in its production profile, without subgraphs; yields its GraphQL URL."""
+@contextmanager
+def running_production_router(kind: str, subgraph_urls: Mapping[str, str] | None = None) -> Iterator[str]:
+    """The Apollo Router or Apollo Gateway (`kind`) in its production profile; yields its GraphQL URL.
+
+    `subgraph_urls` (name → URL) points it at running subgraphs; without them it has none.
+    """
     listen, health = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
     env = {
         **os.environ,
@@ -135,8 +139,9 @@ def production_router(request: pytest.FixtureRequest) -> Iterator[str]:
         "ROUTER_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
         "ROUTER_PROFILE": "prod",
         "APOLLO_TELEMETRY_DISABLED": "true",
+        **{f"{name.upper()}_URL": url for name, url in (subgraph_urls or {}).items()},
     }
-    if request.param == "router":
+    if kind == "router":
         assert ROUTER_BIN.exists(), f"the router is not built at {ROUTER_BIN}: run `make setup`"
         command = [str(ROUTER_BIN), "--config", str(PROFILES["prod"]), "--supergraph", str(SUPERGRAPH)]
     else:
@@ -148,6 +153,13 @@ def production_router(request: pytest.FixtureRequest) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(params=["router", "gateway"])
+def production_router(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A router in its production profile, without subgraphs; yields its GraphQL URL."""
+    with running_production_router(request.param) as url:
+        yield url
 
 
 def test_production_profile_starts_without_a_licence_and_hides_the_schema(production_router: str) -> None:

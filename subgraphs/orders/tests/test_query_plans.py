@@ -6,22 +6,23 @@ that a sequential scan would cost more than an index (docs/architecture.md,
 "Query shapes").
 """
 
-import os
 import uuid
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from orders.lifecycle import CANCELLABLE, OrderStatus
 from orders.store import OrderStore
 from shopkit.events.envelope import Event
-from shopkit.mongo import MongoDB
 from shopkit.pagination import Cursor
-from shopkit.testing import EmbeddedStore, QueryPlans, analyze, assert_answered_from_indexes
-
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGODB_URI")), reason="PostgreSQL's plans exist only on the embedded store"
+from shopkit.testing import (
+    EmbeddedStore,
+    QueryPlans,
+    analyze,
+    assert_answered_from_indexes,
+    explained_mongodb,
+    only_on_the_embedded_store,
 )
+
+pytestmark = only_on_the_embedded_store
 
 ORDERS = 3000
 CUSTOMERS = 300
@@ -30,12 +31,7 @@ CUSTOMERS = 300
 async def test_every_listed_shape_is_planned_on_an_index(
     query_plans: QueryPlans, embedded_store: EmbeddedStore, database_name: str
 ) -> None:
-    mongodb = MongoDB(
-        query_plans.mongodb_uri,
-        database_name,
-        service="orders",
-        ferretdb_postgresql_url=embedded_store.postgresql_url,
-    )
+    mongodb = explained_mongodb(query_plans, embedded_store, database_name, "orders")
     store = OrderStore(mongodb)
     await store.open()
     try:

@@ -6,20 +6,21 @@ that a sequential scan would cost more than an index (docs/architecture.md,
 "Query shapes").
 """
 
-import os
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from payments.store import CAPTURED, ORDER_OPEN, PENDING, PaymentStore
 from shopkit.events.envelope import Event
-from shopkit.mongo import MongoDB
 from shopkit.pagination import Cursor
-from shopkit.testing import EmbeddedStore, QueryPlans, analyze, assert_answered_from_indexes
-
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGODB_URI")), reason="PostgreSQL's plans exist only on the embedded store"
+from shopkit.testing import (
+    EmbeddedStore,
+    QueryPlans,
+    analyze,
+    assert_answered_from_indexes,
+    explained_mongodb,
+    only_on_the_embedded_store,
 )
+
+pytestmark = only_on_the_embedded_store
 
 ROWS = 3000
 PAYERS = 300
@@ -28,12 +29,7 @@ PAYERS = 300
 async def test_every_listed_shape_is_planned_on_an_index(
     query_plans: QueryPlans, embedded_store: EmbeddedStore, database_name: str
 ) -> None:
-    mongodb = MongoDB(
-        query_plans.mongodb_uri,
-        database_name,
-        service="payments",
-        ferretdb_postgresql_url=embedded_store.postgresql_url,
-    )
+    mongodb = explained_mongodb(query_plans, embedded_store, database_name, "payments")
     store = PaymentStore(mongodb)
     await store.open()
     try:

@@ -6,19 +6,20 @@ that a sequential scan would cost more than an index (docs/architecture.md,
 "Query shapes").
 """
 
-import os
 from datetime import UTC, datetime
 
-import pytest
-
 from shopkit.auth import Role
-from shopkit.mongo import MongoDB
-from shopkit.testing import EmbeddedStore, QueryPlans, analyze, assert_answered_from_indexes
+from shopkit.testing import (
+    EmbeddedStore,
+    QueryPlans,
+    analyze,
+    assert_answered_from_indexes,
+    explained_mongodb,
+    only_on_the_embedded_store,
+)
 from users.store import UserStore
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("MONGODB_URI")), reason="PostgreSQL's plans exist only on the embedded store"
-)
+pytestmark = only_on_the_embedded_store
 
 USERS = 3000
 
@@ -26,12 +27,7 @@ USERS = 3000
 async def test_every_listed_shape_is_planned_on_an_index(
     query_plans: QueryPlans, embedded_store: EmbeddedStore, database_name: str
 ) -> None:
-    mongodb = MongoDB(
-        query_plans.mongodb_uri,
-        database_name,
-        service="users",
-        ferretdb_postgresql_url=embedded_store.postgresql_url,
-    )
+    mongodb = explained_mongodb(query_plans, embedded_store, database_name, "users")
     store = UserStore(mongodb)
     await store.open()
     try:

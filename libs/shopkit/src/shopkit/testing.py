@@ -28,7 +28,7 @@ import redis
 
 from shopkit.ferretdb import EQUALITY_INDEX_SUFFIX, METADATA_TABLE
 from shopkit.metrics import store_calls_made
-from shopkit.mongo import Server, mongo_commands_sent
+from shopkit.mongo import MongoDB, Server, mongo_commands_sent
 
 REPO_ROOT = Path(os.environ.get("SHOPGRAPH_REPO_ROOT", Path(__file__).resolve().parents[4]))
 EMBEDDED_STORE_SCRIPT = REPO_ROOT / "scripts" / "embedded-store.sh"
@@ -244,6 +244,16 @@ class QueryPlans:
             query, _, plan = body.partition("\n")
             plans.append(Plan(query=query.strip(), plan=plan))
         return plans
+
+
+only_on_the_embedded_store = pytest.mark.skipif(
+    bool(os.environ.get("MONGODB_URI")), reason="PostgreSQL's plans exist only on the embedded store"
+)
+
+
+def explained_mongodb(plans: QueryPlans, store: EmbeddedStore, database: str, service: str) -> MongoDB:
+    """A service's MongoDB on the FerretDB whose statements PostgreSQL explains (open it yourself)."""
+    return MongoDB(plans.mongodb_uri, database, service=service, ferretdb_postgresql_url=store.postgresql_url)
 
 
 def assert_answered_from_indexes(plans: list[Plan]) -> None:
