@@ -38,7 +38,7 @@ fi
 # The router's build compiles protobuf definitions.
 "$(dirname "$0")/apt-install.sh" protoc protobuf-compiler
 
-echo "==> building Apollo Router $ROUTER_VERSION from crates.io (first run only; about 70 min on 2 cores)"
+echo "==> building Apollo Router $ROUTER_VERSION from crates.io (first run only; 37 to 67 min measured on 2 cores)"
 echo "    into $ROUTER_BIN"
 start=$(date +%s)
 # Release build without debug info, LTO or incremental state: much faster to build,
