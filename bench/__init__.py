@@ -1,1 +1,1 @@
-"""Benchmarks of the shopgraph supergraph: seeding, k6 scenarios, process and store probes, reports."""
+"""Benchmarks of the shopgraph supergraph: seeding, vegeta scenarios, process and store probes, reports."""

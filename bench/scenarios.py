@@ -315,6 +315,8 @@ class Scenarios:
         url, shoppers = self.settings.router_url, context.shoppers
         counts = {op: math.ceil(total * w / 100) for op, w in MIX_WEIGHTS.items()}
         to_pay = asyncio.run(self.place_orders(shoppers, counts["payOrder"]))
+        # These orders were placed a while ago: payments knows them (the shoppers pay at once).
+        self.wait_until_known([order_id for _, order_id in to_pay])
         details = self.details_requests(context, url)
         tracking = [t for s in shoppers for t in s.tracking]
         offset = random.Random().randrange(1_000_000)
@@ -344,10 +346,12 @@ class Scenarios:
                 and record["latencyMs"]["p99"] < MIX_P99_MS
             )
             steps.append(record)
-            if not record["held"]:
-                break
-            if step + 1 < self.durations.mix_steps:
+            if record["held"]:
                 rate = round(rate * MIX_STEP_FACTOR, 1)
+            elif any(s["held"] for s in steps) or step > 0:
+                break
+            else:  # the first step did not hold: one step at half the rate
+                rate = round(rate / 2, 1)
         held = [s["rate"] for s in steps if s["held"]]
         return {
             "steps": steps,
@@ -409,8 +413,8 @@ class Scenarios:
                             attempts[0] += 1
                             body = await call(pay, shopper, "pay_order", variables)
                             codes = [e.get("extensions", {}) for e in body.get("errors") or []]
-                            # The production router profile redacts subgraph errors down to their
-                            # code: retryable and retryAfterSeconds may not reach the client.
+                            # Apollo Gateway's production profile redacts subgraph errors down to
+                            # their code: retryable and retryAfterSeconds may not reach the client.
                             if codes and all(c.get("code") == "SERVICE_UNAVAILABLE" for c in codes):
                                 await asyncio.sleep(float(codes[0].get("retryAfterSeconds", 0.5)))
                                 continue
@@ -442,6 +446,21 @@ class Scenarios:
             "payOrder": pay.record(elapsed),
             "orderIds": order_ids,
         }
+
+    def wait_until_known(self, order_ids: Sequence[str], timeout: float = 60.0) -> None:
+        """Until payments' projection of every order exists (read-only, by `_id`)."""
+        client: MongoClient[dict[str, Any]] = MongoClient(self.settings.mongodb_uri)
+        deadline, waiting = time.monotonic() + timeout, list(order_ids)
+        with client:
+            while waiting and time.monotonic() < deadline:
+                waiting = [
+                    i
+                    for i in waiting
+                    if client["payments"]["orders"].find_one({"_id": i}, {"_id": 1}) is None
+                ]
+                time.sleep(0.5 if waiting else 0)
+        if waiting:
+            raise RuntimeError(f"{len(waiting)} orders still unknown to payments after {timeout:g} s")
 
     def placed_to_known_lag(self, order_ids: Sequence[str]) -> dict[str, Any]:
         """From the order written (its createdAt, carried as order.placed's placedAt) to payments'
