@@ -1,5 +1,6 @@
 """shopkit.mongo.MongoDB: one store call per DataLoader batch, on either server."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -89,3 +90,36 @@ async def test_no_keys_ask_nothing(mongodb: MongoDB, server: Server) -> None:
     before = mongo_commands_sent()
     assert await mongodb.find_grouped(mongodb.reads.orders, "customerId", []) == {}
     assert mongo_commands_sent() == before
+
+
+async def test_concurrent_updates_of_one_document_through_its_connection_all_count(mongodb: MongoDB) -> None:
+    # Over several connections FerretDB loses concurrent updates of one document
+    # (200 increments ended at 79); through the document's own connection none is lost.
+    await mongodb.writes.counters.insert_one({"_id": "c", "value": 0})
+
+    await asyncio.gather(
+        *(
+            mongodb.writes_for("c").counters.update_one({"_id": "c"}, {"$inc": {"value": 1}})
+            for _ in range(200)
+        )
+    )
+
+    assert await mongodb.reads.counters.find_one({"_id": "c"}) == {"_id": "c", "value": 200}
+
+
+async def test_concurrent_conditional_claims_of_one_document_have_one_winner(mongodb: MongoDB) -> None:
+    await mongodb.writes.claims.insert_one({"_id": "order", "holder": None})
+
+    async def claim(holder: int) -> bool:
+        won = await mongodb.writes_for("order").claims.find_one_and_update(
+            {"_id": "order", "holder": None}, {"$set": {"holder": holder}}
+        )
+        return won is not None
+
+    assert sum(await asyncio.gather(*(claim(n) for n in range(50)))) == 1
+
+
+def test_documents_are_spread_over_the_write_connections_and_each_keeps_its_own(mongodb: MongoDB) -> None:
+    chosen = {key: mongodb.writes_for(key) for key in (f"order-{n}" for n in range(100))}
+    assert all(mongodb.writes_for(key) is database for key, database in chosen.items())
+    assert len({id(database) for database in chosen.values()}) == 4

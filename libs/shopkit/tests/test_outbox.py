@@ -10,17 +10,21 @@ from redis.asyncio import Redis
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import OutboxRelay, outbox_flag, outbox_push
 from shopkit.events.streams import publish, read_events
-from shopkit.mongo import Database
-from shopkit.mongo import connect as connect_mongo
+from shopkit.mongo import Database, MongoDB
 from shopkit.redis_client import connect as connect_redis
 
 
 @pytest.fixture
-async def database(mongodb_uri: str, database_name: str) -> AsyncIterator[Database]:
-    client, database = connect_mongo(mongodb_uri, database_name)
-    yield database
-    await client.drop_database(database_name)
-    await client.close()
+async def mongodb(mongodb_uri: str, database_name: str) -> AsyncIterator[MongoDB]:
+    mongodb = MongoDB(mongodb_uri, database_name, service="test")
+    yield mongodb
+    await mongodb.writes.client.drop_database(database_name)
+    await mongodb.close()
+
+
+@pytest.fixture
+def database(mongodb: MongoDB) -> Database:
+    return mongodb.writes
 
 
 @pytest.fixture
@@ -31,14 +35,14 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 async def test_relay_publishes_each_event_once_and_empties_the_outbox(
-    database: Database, redis: Redis
+    database: Database, mongodb: MongoDB, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     first, second = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
     await database.things.insert_one({"_id": "t1", "outbox": [first.to_doc()], **outbox_flag()})
     await database.things.update_one({"_id": "t1"}, {"$push": outbox_push(second), "$set": outbox_flag()})
 
-    relay = OutboxRelay(database.things, redis, stream)
+    relay = OutboxRelay(mongodb, "things", redis, stream)
     assert await relay.relay_pending() == 2
     assert await relay.relay_pending() == 0
 
@@ -46,39 +50,43 @@ async def test_relay_publishes_each_event_once_and_empties_the_outbox(
     assert await database.things.find_one({"_id": "t1"}) == {"_id": "t1", "outbox": []}
 
 
-async def test_a_relay_that_died_before_removing_republishes(database: Database, redis: Redis) -> None:
+async def test_a_relay_that_died_before_removing_republishes(
+    database: Database, mongodb: MongoDB, redis: Redis
+) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     event = Event("a.b", {"n": 1}, "test")
     await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()], **outbox_flag()})
     # The first relay published, then died before it could remove the event.
     await publish(redis, stream, event)
 
-    await OutboxRelay(database.things, redis, stream).relay_pending()
+    await OutboxRelay(mongodb, "things", redis, stream).relay_pending()
 
     published = await read_events(redis, stream)
     assert [e.id for e in published] == [event.id, event.id]  # consumers dedupe by id
     assert await database.things.find_one({"_id": "t1"}) == {"_id": "t1", "outbox": []}
 
 
-async def test_events_keep_their_content_through_the_outbox(database: Database, redis: Redis) -> None:
+async def test_events_keep_their_content_through_the_outbox(
+    database: Database, mongodb: MongoDB, redis: Redis
+) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     event = Event(
         "order.placed", {"total": {"amount": 1299, "currency": "USD"}}, "orders", traceparent="00-abc-01"
     )
     await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()], **outbox_flag()})
-    await OutboxRelay(database.things, redis, stream).relay_pending()
+    await OutboxRelay(mongodb, "things", redis, stream).relay_pending()
     [received] = await read_events(redis, stream)
     assert received == event
 
 
 async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
-    database: Database, redis: Redis
+    database: Database, mongodb: MongoDB, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     # By a process that crashed before relaying.
     left_behind = Event("a.b", {"n": 1}, "test")
     await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()], **outbox_flag()})
-    relay = OutboxRelay(database.things, redis, stream, sweep_interval=3600)
+    relay = OutboxRelay(mongodb, "things", redis, stream, sweep_interval=3600)
     task = asyncio.create_task(relay.run())
     try:
         fresh = Event("a.b", {"n": 2}, "test")
@@ -97,14 +105,14 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
 
 
 async def test_the_sweep_reads_only_flagged_documents_and_clears_the_flag(
-    database: Database, redis: Redis
+    database: Database, mongodb: MongoDB, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     flagged, unflagged = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
     await database.things.insert_one({"_id": "flagged", "outbox": [flagged.to_doc()], **outbox_flag()})
     # Every write that pushes events sets the flag; a document without it is never swept.
     await database.things.insert_one({"_id": "unflagged", "outbox": [unflagged.to_doc()]})
-    relay = OutboxRelay(database.things, redis, stream)
+    relay = OutboxRelay(mongodb, "things", redis, stream)
 
     assert await relay.relay_pending() == 1
     assert [event.id for event in await read_events(redis, stream)] == [flagged.id]
@@ -113,14 +121,14 @@ async def test_the_sweep_reads_only_flagged_documents_and_clears_the_flag(
 
 
 async def test_an_entry_that_is_not_an_event_is_dead_lettered_and_the_rest_published(
-    database: Database, redis: Redis
+    database: Database, mongodb: MongoDB, redis: Redis
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
     good = Event("a.b", {"n": 1}, "test")
     poison = {"type": "a.b", "data": {"n": 2}}  # no id, version, producer...
     await database.things.insert_one({"_id": "t1", "outbox": [poison, good.to_doc()], **outbox_flag()})
 
-    relay = OutboxRelay(database.things, redis, stream)
+    relay = OutboxRelay(mongodb, "things", redis, stream)
     assert await relay.relay_pending() == 2
 
     assert [event.id for event in await read_events(redis, stream)] == [good.id]

@@ -7,7 +7,7 @@ def test_defaults_are_the_local_stack() -> None:
     settings = Settings.from_env({})
     assert settings.mongodb_uri == "mongodb://127.0.0.1:27017/"
     assert settings.mongodb_database == "orders"
-    assert settings.mongodb_write_pool_size == 1
+    assert settings.mongodb_write_connections == 4
     assert settings.events_redis_url == "redis://127.0.0.1:6379/0"
     assert settings.jwks_url == "http://127.0.0.1:4001/.well-known/jwks.json"
 
@@ -17,7 +17,7 @@ def test_environment_overrides() -> None:
         {
             "MONGODB_URI": "mongodb://mongo:27017/",
             "MONGODB_DATABASE": "orders_eu",
-            "MONGODB_WRITE_POOL_SIZE": "8",
+            "MONGODB_WRITE_CONNECTIONS": "8",
             "EVENTS_REDIS_URL": "redis://redis:6379/0",
             "JWKS_URL": "http://users:4001/.well-known/jwks.json",
             "OUTBOX_SWEEP_SECONDS": "0.5",
@@ -26,7 +26,7 @@ def test_environment_overrides() -> None:
     assert settings == Settings(
         mongodb_uri="mongodb://mongo:27017/",
         mongodb_database="orders_eu",
-        mongodb_write_pool_size=8,
+        mongodb_write_connections=8,
         events_redis_url="redis://redis:6379/0",
         jwks_url="http://users:4001/.well-known/jwks.json",
         outbox_sweep_seconds=0.5,

@@ -12,6 +12,7 @@ the services. FerretDB's own limits and what we do about them are in
 
 import asyncio
 import enum
+import zlib
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -69,14 +70,15 @@ async def detect_server(database: Database) -> Server:
 
 
 class MongoDB:
-    """A service's database: `reads` over a pool, `writes` over `write_pool_size` connections.
+    """A service's database: `reads` over a pool, writes over `write_connections` connections.
 
-    Writes go through their own small client because FerretDB applies an update
-    as a read and a write with no isolation between connections; commands on one
-    connection run in order, so one write connection makes a process's
-    conditional updates atomic again (keep `write_pool_size=1` on FerretDB;
-    raise it on MongoDB). Across processes, `open` holds FerretDB to one
-    process per database (`shopkit.ferretdb.WriterLock`).
+    FerretDB applies an update as a read and a write with no isolation between
+    connections, while it serves the commands of one connection in order. So
+    every write of one document goes through the one connection its `_id` picks
+    (`writes_for`): updates of a document are atomic again, and writes of
+    different documents still run side by side. Across processes, `open` holds
+    FerretDB to one process per database (`shopkit.ferretdb.WriterLock`). On
+    MongoDB, which is atomic per document anyway, the same holds trivially.
     """
 
     def __init__(
@@ -85,15 +87,26 @@ class MongoDB:
         database: str,
         *,
         service: str,
-        write_pool_size: int = 1,
+        write_connections: int = 4,
         ferretdb_postgresql_url: str | None = None,
     ) -> None:
+        if write_connections < 1:
+            raise ValueError("a MongoDB needs at least one write connection (MONGODB_WRITE_CONNECTIONS >= 1)")
         self._service = service
         self._ferretdb_postgresql_url = ferretdb_postgresql_url
         self._read_client, self.reads = connect(uri, database)
-        self._write_client, self.writes = connect(uri, database, max_pool_size=write_pool_size)
+        self._writers = [connect(uri, database, max_pool_size=1) for _ in range(write_connections)]
         self.server = Server.MONGODB
         self._writer_lock: ferretdb.WriterLock | None = None
+
+    @property
+    def writes(self) -> Database:
+        """A write connection for what no other write races with (indexes, collections, seeds)."""
+        return self._writers[0][1]
+
+    def writes_for(self, document_id: Hashable) -> Database:
+        """The write connection of the document with this `_id`: all its writes go through it."""
+        return self._writers[zlib.crc32(repr(document_id).encode()) % len(self._writers)][1]
 
     async def open(self, equality_fields: Mapping[str, Sequence[str]]) -> None:
         """Learns which server this is and, on FerretDB, makes it fit to serve this process.
@@ -120,7 +133,8 @@ class MongoDB:
             await self._writer_lock.release()
             self._writer_lock = None
         await self._read_client.close()
-        await self._write_client.close()
+        for client, _ in self._writers:
+            await client.close()
 
     async def is_ready(self) -> bool:
         try:

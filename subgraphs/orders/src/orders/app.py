@@ -36,13 +36,14 @@ def create_app(
         settings.mongodb_uri,
         settings.mongodb_database,
         service=SERVICE,
-        write_pool_size=settings.mongodb_write_pool_size,
+        write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
     store = OrderStore(mongodb)
     events_redis = redis_client.connect(settings.events_redis_url)
     relay = OutboxRelay(
-        store.orders_for_writing,
+        mongodb,
+        "orders",
         events_redis,
         stream_for(SERVICE),
         sweep_interval=settings.outbox_sweep_seconds,

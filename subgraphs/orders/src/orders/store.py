@@ -56,22 +56,21 @@ class OrderStore:
     def __init__(self, mongo: MongoDB) -> None:
         self._mongo = mongo
         self._read = _Collections(mongo.reads)
-        self._write = _Collections(mongo.writes)
 
-    @property
-    def orders_for_writing(self) -> Collection:
-        """The orders collection on the write connection (for the outbox relay's updates)."""
-        return self._write.orders
+    def _write(self, document_id: object) -> _Collections:
+        """The collections on the write connection of this document (shopkit.mongo.MongoDB.writes_for)."""
+        return _Collections(self._mongo.writes_for(document_id))
 
     async def open(self) -> None:
         """Connects to the server and creates every index (safe to run at every start)."""
         await self._mongo.open(EQUALITY_FIELDS)
-        await self._write.orders.create_index(
+        orders = self._mongo.writes.orders
+        await orders.create_index(
             [("customerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
             name="customer_newest_first",
         )
-        await self._write.orders.create_index("number", unique=True, name="unique_number")
-        await self._write.orders.create_index(PENDING_FLAG, sparse=True, name="outbox_pending")
+        await orders.create_index("number", unique=True, name="unique_number")
+        await orders.create_index(PENDING_FLAG, sparse=True, name="outbox_pending")
 
     async def close(self) -> None:
         await self._mongo.close()
@@ -90,7 +89,8 @@ class OrderStore:
             for product in products
         ]
         if writes:
-            await self._write.products.bulk_write(writes, ordered=False)
+            # At start, before any request: nothing races with it.
+            await self._mongo.writes.products.bulk_write(writes, ordered=False)
 
     @store_call
     async def all_products(self) -> list[Document]:
@@ -131,7 +131,7 @@ class OrderStore:
 
     @store_call
     async def next_order_sequence(self) -> int:
-        counter = await self._write.counters.find_one_and_update(
+        counter = await self._write(ORDER_NUMBER_COUNTER).counters.find_one_and_update(
             {"_id": ORDER_NUMBER_COUNTER},
             {"$inc": {"value": 1}},
             upsert=True,
@@ -143,7 +143,9 @@ class OrderStore:
     @store_call
     async def insert_order(self, order: Document, event: Event) -> None:
         """Stores a new order with its `order.placed` event in its outbox."""
-        await self._write.orders.insert_one({**order, "outbox": [event.to_doc()], **outbox_flag()})
+        await self._write(order["_id"]).orders.insert_one(
+            {**order, "outbox": [event.to_doc()], **outbox_flag()}
+        )
 
     @store_call
     async def cancel_order(
@@ -155,7 +157,7 @@ class OrderStore:
         now: datetime,
     ) -> Document | None:
         """Cancels the order if its status still allows it; None if it no longer does."""
-        return await self._write.orders.find_one_and_update(
+        return await self._write(order_id).orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": [status.value for status in cancellable]}},
             {
                 "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now, **outbox_flag()},
@@ -182,7 +184,7 @@ class OrderStore:
         push: Document = {"appliedEvents": event_id}
         if history_entry is not None:
             push["history"] = history_entry
-        result = await self._write.orders.update_one(
+        result = await self._write(order_id).orders.update_one(
             {"_id": order_id, "status": expected.value, "appliedEvents": {"$ne": event_id}},
             {"$set": {"status": new_status.value, "updatedAt": now}, "$push": push},
         )

@@ -45,13 +45,13 @@ def create_app(
         settings.mongodb_uri,
         settings.mongodb_database,
         service=SERVICE,
-        write_pool_size=settings.mongodb_write_pool_size,
+        write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
     events_redis = redis_client.connect(settings.events_redis_url)
     store = PaymentStore(mongodb)
     relay = OutboxRelay(
-        store.payments, events_redis, stream_for(SERVICE), sweep_interval=settings.outbox_sweep_seconds
+        mongodb, "payments", events_redis, stream_for(SERVICE), sweep_interval=settings.outbox_sweep_seconds
     )
     payments = Payments(store, processor or CardProcessor(), settings, outbox_written=relay.notify)
     consumer = StreamConsumer(

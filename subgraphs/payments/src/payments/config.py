@@ -13,8 +13,8 @@ class Settings:
     mongodb_database: str = SERVICE
     # The PostgreSQL database behind the embedded FerretDB (unused on MongoDB).
     ferretdb_postgresql_url: str | None = None
-    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.MongoDB).
-    mongodb_write_pool_size: int = 1
+    # Write connections; each document's writes go through one of them (shopkit.mongo.MongoDB).
+    mongodb_write_connections: int = 4
     events_redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:4001/.well-known/jwks.json"
     # Keys the HMAC that fingerprints cards in idempotency records. Set a secret
@@ -58,7 +58,9 @@ class Settings:
             mongodb_uri=env.get("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env.get("MONGODB_DATABASE", defaults.mongodb_database),
             ferretdb_postgresql_url=env.get("FERRETDB_POSTGRESQL_URL") or None,
-            mongodb_write_pool_size=int(env.get("MONGODB_WRITE_POOL_SIZE", defaults.mongodb_write_pool_size)),
+            mongodb_write_connections=int(
+                env.get("MONGODB_WRITE_CONNECTIONS", defaults.mongodb_write_connections)
+            ),
             events_redis_url=env.get("EVENTS_REDIS_URL", defaults.events_redis_url),
             jwks_url=env.get("JWKS_URL", defaults.jwks_url),
             card_fingerprint_key=env.get("CARD_FINGERPRINT_KEY", defaults.card_fingerprint_key),

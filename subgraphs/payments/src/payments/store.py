@@ -55,29 +55,36 @@ EQUALITY_FIELDS = {
 class PaymentStore:
     def __init__(self, mongo: MongoDB) -> None:
         self._mongo = mongo
-        # Written through the write client (the outbox relay too).
-        self.payments: Collection = mongo.writes["payments"]
-        self.orders: Collection = mongo.writes["orders"]
-        self.idempotency_keys: Collection = mongo.writes["idempotency_keys"]
         self._read_payments: Collection = mongo.reads["payments"]
         self._read_orders: Collection = mongo.reads["orders"]
         self._read_keys: Collection = mongo.reads["idempotency_keys"]
 
+    def _payments(self, payment_id: str) -> Collection:
+        """`payments` on the write connection of this payment (shopkit.mongo.MongoDB.writes_for)."""
+        return self._mongo.writes_for(payment_id)["payments"]
+
+    def _orders(self, order_id: str) -> Collection:
+        return self._mongo.writes_for(order_id)["orders"]
+
+    def _keys(self, key_id: str) -> Collection:
+        return self._mongo.writes_for(key_id)["idempotency_keys"]
+
     async def open(self) -> None:
         """Connects to the server and creates every index (safe to run at every start)."""
         await self._mongo.open(EQUALITY_FIELDS)
-        await self.payments.create_index([("orderId", ASCENDING)], name="payments_by_order")
-        await self.payments.create_index(
+        writes = self._mongo.writes
+        await writes.payments.create_index([("orderId", ASCENDING)], name="payments_by_order")
+        await writes.payments.create_index(
             [("payerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
             name="payments_by_payer_newest_first",
         )
-        await self.payments.create_index(
+        await writes.payments.create_index(
             [("status", ASCENDING), ("createdAt", ASCENDING)], name="payments_by_status_age"
         )
-        await self.orders.create_index([("capturingPaymentId", ASCENDING)], name="orders_by_claim")
-        await self.idempotency_keys.create_index([("createdAt", ASCENDING)], name="idempotency_keys_by_age")
-        await self.payments.create_index(PENDING_FLAG, sparse=True, name="payments_outbox_pending")
-        await self.orders.create_index(CLAIM_IN_QUESTION, sparse=True, name="orders_claim_in_question")
+        await writes.orders.create_index([("capturingPaymentId", ASCENDING)], name="orders_by_claim")
+        await writes.idempotency_keys.create_index([("createdAt", ASCENDING)], name="idempotency_keys_by_age")
+        await writes.payments.create_index(PENDING_FLAG, sparse=True, name="payments_outbox_pending")
+        await writes.orders.create_index(CLAIM_IN_QUESTION, sparse=True, name="orders_claim_in_question")
 
     async def close(self) -> None:
         await self._mongo.close()
@@ -87,7 +94,9 @@ class PaymentStore:
     @store_call
     async def record_order_placed(self, projection: Document) -> None:
         """Inserts the projection once; a redelivered order.placed changes nothing."""
-        await self.orders.update_one({"_id": projection["_id"]}, {"$setOnInsert": projection}, upsert=True)
+        await self._orders(projection["_id"]).update_one(
+            {"_id": projection["_id"]}, {"$setOnInsert": projection}, upsert=True
+        )
 
     @store_call
     async def mark_order_cancelled(self, order_id: str, event_id: str, at: datetime) -> Document | None:
@@ -96,7 +105,7 @@ class PaymentStore:
         `cancelEventId` keys the refunds the cancellation causes, whichever path
         makes them (this event's handler, or the settling of a charge in flight).
         """
-        updated: Document | None = await self.orders.find_one_and_update(
+        updated: Document | None = await self._orders(order_id).find_one_and_update(
             {"_id": order_id, "appliedEvents": {"$ne": event_id}},
             {
                 "$set": {
@@ -121,7 +130,7 @@ class PaymentStore:
     @store_call
     async def claim_order(self, order_id: str, payment_id: str, at: datetime) -> bool:
         """Makes `payment_id` the one payment allowed to capture this OPEN order."""
-        claimed = await self.orders.find_one_and_update(
+        claimed = await self._orders(order_id).find_one_and_update(
             {"_id": order_id, "status": ORDER_OPEN, "capturingPaymentId": None},
             {
                 "$set": {
@@ -137,7 +146,7 @@ class PaymentStore:
     @store_call
     async def release_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
         """Frees the order for another attempt, if `payment_id` still holds it."""
-        await self.orders.update_one(
+        await self._orders(order_id).update_one(
             {"_id": order_id, "capturingPaymentId": payment_id},
             {
                 "$set": {"capturingPaymentId": None, "updatedAt": at},
@@ -148,7 +157,7 @@ class PaymentStore:
     @store_call
     async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
         """Marks the claim settled (its payment captured): recovery no longer looks at it."""
-        await self.orders.update_one(
+        await self._orders(order_id).update_one(
             {"_id": order_id, "capturingPaymentId": payment_id},
             {"$set": {"updatedAt": at}, "$unset": {"claimedAt": "", CLAIM_IN_QUESTION: ""}},
         )
@@ -165,7 +174,7 @@ class PaymentStore:
     async def reserve_idempotency_key(self, record: Document) -> Document | None:
         """Stores the record; returns None if it is new, else the record already there."""
         try:
-            await self.idempotency_keys.insert_one(record)
+            await self._keys(record["_id"]).insert_one(record)
         except DuplicateKeyError:
             existing: Document | None = await self._read_keys.find_one({"_id": record["_id"]})
             # Gone again means the first request was refused and released the key.
@@ -179,28 +188,29 @@ class PaymentStore:
 
     @store_call
     async def release_idempotency_key(self, key_id: str, payment_id: str) -> None:
-        await self.idempotency_keys.delete_one({"_id": key_id, "paymentId": payment_id})
+        await self._keys(key_id).delete_one({"_id": key_id, "paymentId": payment_id})
 
     @store_call
     async def purge_idempotency_keys(self, created_before: datetime) -> int:
-        result = await self.idempotency_keys.delete_many({"createdAt": {"$lt": created_before}})
+        # Keys a week old: no request writes them any more.
+        result = await self._mongo.writes.idempotency_keys.delete_many({"createdAt": {"$lt": created_before}})
         return result.deleted_count
 
     # --- payments -----------------------------------------------------------
 
     @store_call
     async def insert_payment(self, payment: Document) -> None:
-        await self.payments.insert_one(payment)
+        await self._payments(payment["_id"]).insert_one(payment)
 
     @store_call
     async def delete_pending_payment(self, payment_id: str) -> None:
         """Undoes the insert of a payment that was refused before any charge."""
-        await self.payments.delete_one({"_id": payment_id, "status": PENDING})
+        await self._payments(payment_id).delete_one({"_id": payment_id, "status": PENDING})
 
     @store_call
     async def settle_payment(self, payment_id: str, changes: Document, event: Event) -> Document | None:
         """Moves a PENDING payment to its outcome, with the outcome's event, in one write."""
-        settled: Document | None = await self.payments.find_one_and_update(
+        settled: Document | None = await self._payments(payment_id).find_one_and_update(
             {"_id": payment_id, "status": PENDING},
             {"$set": {**changes, **outbox_flag()}, "$push": {**outbox_push(event)}},
             return_document=ReturnDocument.AFTER,
@@ -233,7 +243,7 @@ class PaymentStore:
         if applied_event_id is not None:
             guard["appliedEvents"] = {"$ne": applied_event_id}
             push["appliedEvents"] = applied_event_id
-        updated: Document | None = await self.payments.find_one_and_update(
+        updated: Document | None = await self._payments(payment["_id"]).find_one_and_update(
             guard,
             {
                 "$set": {"status": status, "updatedAt": at, **outbox_flag()},

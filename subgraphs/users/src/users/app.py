@@ -37,7 +37,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         settings.mongodb_uri,
         settings.mongodb_database,
         service="users",
-        write_pool_size=settings.mongodb_write_pool_size,
+        write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
     services = Services(

@@ -20,8 +20,8 @@ class Settings:
     mongodb_database: str = "users"
     # The PostgreSQL database behind the embedded FerretDB (unused on MongoDB).
     ferretdb_postgresql_url: str | None = None
-    # Writes share this many connections; keep 1 on FerretDB (see shopkit.mongo.MongoDB).
-    mongodb_write_pool_size: int = 1
+    # Write connections; each document's writes go through one of them (shopkit.mongo.MongoDB).
+    mongodb_write_connections: int = 4
     # Relative paths resolve against the working directory the service starts in.
     jwt_private_key_file: Path = Path("var/keys/jwt-ed25519.pem")
     jwt_ttl_seconds: int = 3600
@@ -66,8 +66,8 @@ class Settings:
             mongodb_uri=env("MONGODB_URI", defaults.mongodb_uri),
             mongodb_database=env("MONGODB_DATABASE", defaults.mongodb_database),
             ferretdb_postgresql_url=env("FERRETDB_POSTGRESQL_URL") or None,
-            mongodb_write_pool_size=int(
-                env("MONGODB_WRITE_POOL_SIZE", str(defaults.mongodb_write_pool_size))
+            mongodb_write_connections=int(
+                env("MONGODB_WRITE_CONNECTIONS", str(defaults.mongodb_write_connections))
             ),
             jwt_private_key_file=Path(env("JWT_PRIVATE_KEY_FILE", str(defaults.jwt_private_key_file))),
             jwt_ttl_seconds=int(env("JWT_TTL_SECONDS", str(defaults.jwt_ttl_seconds))),

@@ -68,20 +68,23 @@ def now() -> datetime:
 class UserStore:
     """All access to the `users` collection.
 
-    Writes go through the write client of `shopkit.mongo.MongoDB` (one
-    connection on the embedded store, whose updates are atomic only within
-    one); reads use its pool.
+    Every write of a user goes through that user's write connection
+    (`shopkit.mongo.MongoDB.writes_for`: the embedded store's updates are
+    atomic only within one connection); reads use the pool.
     """
 
     def __init__(self, mongo: MongoDB) -> None:
         self._mongo = mongo
         self._users: Collection = mongo.reads["users"]
-        self._user_writes: Collection = mongo.writes["users"]
+
+    def _writes(self, user_id: str) -> Collection:
+        """`users` on the write connection of this user (shopkit.mongo.MongoDB.writes_for)."""
+        return self._mongo.writes_for(user_id)["users"]
 
     async def open(self) -> None:
         """Connects to the server and creates every index (safe to run at every start)."""
         await self._mongo.open(EQUALITY_FIELDS)
-        await self._user_writes.create_index([("email", ASCENDING)], unique=True, name="email_unique")
+        await self._mongo.writes.users.create_index([("email", ASCENDING)], unique=True, name="email_unique")
 
     async def close(self) -> None:
         await self._mongo.close()
@@ -98,7 +101,7 @@ class UserStore:
             created_at=now(),
         )
         try:
-            await self._user_writes.insert_one(
+            await self._writes(record.id).insert_one(
                 {
                     "_id": record.id,
                     "email": record.email,
@@ -132,7 +135,7 @@ class UserStore:
         The size check and the addition are one atomic update, so concurrent
         additions cannot overshoot the cap.
         """
-        doc = await self._user_writes.find_one_and_update(
+        doc = await self._writes(user_id).find_one_and_update(
             {"_id": user_id, f"addresses.{MAX_ADDRESSES - 1}": {"$exists": False}},
             {"$addToSet": {"addresses": address}},
             return_document=ReturnDocument.AFTER,
@@ -157,4 +160,4 @@ class UserStore:
         if password_hash is not None:
             changes["passwordHash"] = password_hash
         if changes:
-            await self._user_writes.update_one({"_id": user_id}, {"$set": changes})
+            await self._writes(user_id).update_one({"_id": user_id}, {"$set": changes})

@@ -31,7 +31,7 @@ from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
 from shopkit.events.streams import dead_letter_stream, publish, raise_if_cancelled
-from shopkit.mongo import Collection
+from shopkit.mongo import MongoDB
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def outbox_flag() -> dict[str, Any]:
 class OutboxRelay:
     """Publishes outbox events: the documents it is told about at once, all others by sweeping.
 
-    The service calls `notify(collection, document_id)` right after a write
+    The service calls `notify(document_id)` right after a write
     that pushed events, and the relay publishes that document's outbox with an
     `_id` lookup. A sweep of the flagged documents, at start and then every
     `sweep_interval` seconds, catches what a crashed process left behind.
@@ -62,13 +62,15 @@ class OutboxRelay:
 
     def __init__(
         self,
-        collection: Collection,
+        mongo: MongoDB,
+        collection: str,
         redis: Redis,
         stream: str,
         *,
         sweep_interval: float = 30.0,
         batch: int = 100,
     ) -> None:
+        self._mongo = mongo
         self._collection = collection
         self._redis = redis
         self._stream = stream
@@ -118,24 +120,37 @@ class OutboxRelay:
     async def _relay(self, filter_: dict[str, Any]) -> tuple[int, int]:
         """Publishes the outboxes of up to `batch` matching documents: (events published, documents)."""
         relayed = visited = 0
-        collection = self._collection
-        cursor = collection.find(filter_, {OUTBOX_FIELD: 1}).limit(self._batch)
+        cursor = self._mongo.reads[self._collection].find(filter_, {OUTBOX_FIELD: 1}).limit(self._batch)
         async for document in cursor:
             visited += 1
-            for event_doc in document.get(OUTBOX_FIELD, []):
+            outbox = document.get(OUTBOX_FIELD, [])
+            for event_doc in outbox:
                 try:
                     event = Event.from_doc(event_doc)
                 except (KeyError, ValueError, TypeError, AttributeError) as error:
                     await self._dead_letter(document["_id"], event_doc, error)
                 else:
                     await publish(self._redis, self._stream, event)
-                # Pull the whole stored element: FerretDB's $pull matches by
-                # equality only, and the element as read is equal to itself.
-                await collection.update_one({"_id": document["_id"]}, {"$pull": {OUTBOX_FIELD: event_doc}})
                 relayed += 1
-            # Only if no event arrived meanwhile; one that did keeps the flag for the next pass.
-            await collection.update_one({"_id": document["_id"], **EMPTIED}, {"$unset": {PENDING_FLAG: ""}})
+            await self._remove(document["_id"], outbox)
         return relayed, visited
+
+    async def _remove(self, document_id: Any, published: list[Any]) -> None:
+        """Takes the published entries out of the document's outbox, on the document's write connection."""
+        collection = self._mongo.writes_for(document_id)[self._collection]
+        # Usually nothing was added meanwhile: empty the outbox and drop the flag in one update.
+        emptied = await collection.update_one(
+            {"_id": document_id, OUTBOX_FIELD: published},
+            {"$set": {OUTBOX_FIELD: []}, "$unset": {PENDING_FLAG: ""}},
+        )
+        if emptied.matched_count:
+            return
+        for event_doc in published:
+            # Pull the whole stored element: FerretDB's $pull matches by
+            # equality only, and the element as read is equal to itself.
+            await collection.update_one({"_id": document_id}, {"$pull": {OUTBOX_FIELD: event_doc}})
+        # Only if no event arrived meanwhile; one that did keeps the flag for the next pass.
+        await collection.update_one({"_id": document_id, **EMPTIED}, {"$unset": {PENDING_FLAG: ""}})
 
     async def _dead_letter(self, document_id: Any, entry: Any, error: Exception) -> None:
         dead = dead_letter_stream(self._stream, "outbox")
