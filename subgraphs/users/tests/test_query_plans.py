@@ -1,10 +1,5 @@
-"""Every listed query shape of users is answered from an index on the embedded store.
-
-The store layer runs its real queries through a FerretDB whose statements
-PostgreSQL explains (shopkit.testing.query_plans), on a collection large enough
-that a sequential scan would cost more than an index (docs/architecture.md,
-"Query shapes").
-"""
+"""The users store's listed query shapes, planned by PostgreSQL on an index at 3,000 documents
+(shopkit.testing.query_plans; docs/architecture.md, "Query shapes")."""
 
 from datetime import UTC, datetime
 
