@@ -310,7 +310,12 @@ class Stack:
             if self.state(program) not in ("RUNNING", "STARTING", "BACKOFF"):
                 self._check_ports_free(program)
                 self.log(f"==> starting {program}")
-                self._rpc().supervisor.startProcess(program, False)
+                try:
+                    self._rpc().supervisor.startProcess(program, False)
+                except xmlrpc.client.Fault as fault:
+                    # supervisord's autorestart got there first (a crashed program): fine.
+                    if "ALREADY_STARTED" not in fault.faultString:
+                        raise
         for program in programs:
             self.wait_healthy(program)
 
@@ -349,6 +354,13 @@ class Stack:
         group = self.pid(program)
         os.killpg(group, signal.SIGKILL)
         self._wait(f"{program} to die", lambda: not _group_alive(group), None)
+
+        # ... and until supervisord has noticed (a new pid, or not running), so what
+        # follows never acts on the dead process's state.
+        def noticed() -> bool:
+            return self.pid(program) != group or self.state(program) != "RUNNING"
+
+        self._wait(f"supervisord to notice {program} died", noticed, None)
 
     def restart(self, program: str) -> None:
         self.stop(program)
