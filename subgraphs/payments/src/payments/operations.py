@@ -239,10 +239,9 @@ class Payments:
         if settled["status"] == FAILED:
             await self._store.release_order_claim(order["_id"], payment["_id"], now)
             return settled
-        await self._store.confirm_order_claim(order["_id"], payment["_id"], now)
         # The order may have been cancelled while this charge was in flight: its
         # cancellation found the payment PENDING and left the refund to us.
-        current = (await self._store.orders_by_ids([order["_id"]])).get(order["_id"])
+        current = await self._store.confirm_order_claim(order["_id"], payment["_id"], now)
         if current is not None and current["status"] == ORDER_CANCELLED:
             await self._refund_rest(settled, current[CANCEL_EVENT_ID], traceparent)
             refreshed = await self._store.find_payment(payment["_id"])

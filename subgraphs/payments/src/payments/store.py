@@ -155,12 +155,17 @@ class PaymentStore:
         )
 
     @store_call
-    async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> None:
-        """Marks the claim settled (its payment captured): recovery no longer looks at it."""
-        await self._orders(order_id).update_one(
+    async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> Document | None:
+        """Marks the claim settled (its payment captured): recovery no longer looks at it.
+
+        Returns the projection as it is now (None if the payment no longer holds the claim).
+        """
+        confirmed: Document | None = await self._orders(order_id).find_one_and_update(
             {"_id": order_id, "capturingPaymentId": payment_id},
             {"$set": {"updatedAt": at}, "$unset": {"claimedAt": "", CLAIM_IN_QUESTION: ""}},
+            return_document=ReturnDocument.AFTER,
         )
+        return confirmed
 
     @store_call
     async def claims_older_than(self, moment: datetime) -> list[Document]:
