@@ -144,3 +144,26 @@ async def test_pending_events_of_a_dead_consumer_are_claimed(redis: Redis, strea
             return seen == [event.id] and (await redis.xpending(stream, "g"))["pending"] == 0
 
         await eventually(claimed)
+
+
+async def test_a_slow_order_holds_back_only_its_own_events(redis: Redis, stream: str) -> None:
+    first_of_a_may_finish = asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        if event.data["step"] == "a1":
+            await first_of_a_may_finish.wait()
+        handled.append(event.data["step"])
+
+    steps = [("A", "a1"), ("B", "b1"), ("A", "a2"), ("B", "b2")]
+    for order_id, step in steps:
+        await publish(redis, stream, Event("thing.happened", {"orderId": order_id, "step": step}, "test"))
+    consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
+    async with consuming(consumer):
+        await eventually(lambda: _equal(handled, ["b1", "b2"]))
+        first_of_a_may_finish.set()
+        await eventually(lambda: _equal(handled, ["b1", "b2", "a1", "a2"]))
+
+
+async def _equal(actual: list[str], expected: list[str]) -> bool:
+    return actual == expected

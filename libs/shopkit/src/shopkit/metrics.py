@@ -13,7 +13,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -27,6 +27,12 @@ STORE_COMMANDS = Counter(
     "Commands sent to the service's store.",
     ["store", "command"],
 )
+STORE_CALL_SECONDS = Histogram(
+    "shopgraph_store_call_seconds",
+    "How long calls into the service's store layer take, waiting for a connection included.",
+    ["call"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
 EVENTS_HANDLED = Counter(
     "shopgraph_events_handled",
     "Events handled by this service's consumers, by outcome.",
@@ -38,13 +44,15 @@ Result = TypeVar("Result")
 
 
 def store_call(method: Callable[Params, Awaitable[Result]]) -> Callable[Params, Awaitable[Result]]:
-    """Counts every call of a store-layer method in `STORE_CALLS` (labelled `Class.method`)."""
+    """Counts and times every call of a store-layer method (labelled `Class.method`)."""
     counter = STORE_CALLS.labels(call=method.__qualname__)
+    duration = STORE_CALL_SECONDS.labels(call=method.__qualname__)
 
     @functools.wraps(method)
     async def counted(*args: Params.args, **kwargs: Params.kwargs) -> Result:
         counter.inc()
-        return await method(*args, **kwargs)
+        with duration.time():
+            return await method(*args, **kwargs)
 
     return counted
 

@@ -17,7 +17,7 @@ from shopkit import http, redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.context import authenticate, traceparent
 from shopkit.events.envelope import stream_for
-from shopkit.events.outbox import OutboxRelay
+from shopkit.events.outbox import OutboxRelay, nobody_notified
 from shopkit.events.streams import StreamConsumer, default_consumer_name
 from shopkit.mongo import MongoDB
 
@@ -39,7 +39,6 @@ def create_app(
         write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
-    store = OrderStore(mongodb)
     events_redis = redis_client.connect(settings.events_redis_url)
     relay = OutboxRelay(
         mongodb,
@@ -48,6 +47,7 @@ def create_app(
         stream_for(SERVICE),
         sweep_interval=settings.outbox_sweep_seconds,
     )
+    store = OrderStore(mongodb, outbox_written=relay.notify if background_workers else nobody_notified)
     consumer = StreamConsumer(
         events_redis,
         group=SERVICE,
@@ -79,7 +79,6 @@ def create_app(
             loaders=create_loaders(store),
             store=store,
             traceparent=traceparent(request),
-            outbox_written=relay.notify,
         )
 
     # Only the store gates readiness: with the event Redis down, orders are

@@ -1,6 +1,5 @@
 """The per-request context every resolver receives."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import strawberry
@@ -17,8 +16,6 @@ class Context:
     store: OrderStore
     # W3C trace context of the request, carried into the events it causes.
     traceparent: str | None
-    # Tells the outbox relay which order just received events, to publish them at once.
-    outbox_written: Callable[[str], None]
 
 
 Info = strawberry.Info[Context, None]

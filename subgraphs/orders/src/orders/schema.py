@@ -219,7 +219,6 @@ class Mutation:
             now=utc_now(),
         )
         await context.store.insert_order(order, events.order_placed(order, context.traceparent))
-        context.outbox_written(order["_id"])
         return Order.from_doc(order)
 
     @strawberry.mutation(
@@ -250,7 +249,6 @@ class Mutation:
             current = await context.store.order_state(order["_id"])
             _refuse_cancel({**order, **(current or {})})
             raise Conflict(f"Order {order['number']} changed meanwhile; try again.")
-        context.outbox_written(cancelled["_id"])
         return Order.from_doc(cancelled)
 
 

@@ -4,7 +4,7 @@ Collections:
 - `products`: `{_id: sku, name, price: {amount, currency}}`
 - `orders`: `{_id, number, customerId, status, items, total, shippingAddress,
   createdAt, updatedAt, history, appliedEvents, outbox}`
-- `counters`: `{_id: name, value}`, the sequence behind order numbers
+- `counters`: `{_id: name, value}`, the sequence behind order numbers (reserved in blocks)
 
 Reads use the pool of `shopkit.mongo.MongoDB`, writes its write client: the
 conditional updates below (cancel only from a cancellable status, apply an
@@ -15,6 +15,8 @@ Every value in a filter comes from our own code or is a plain string the
 client sent, never a document the client sent, so no operator can be smuggled in.
 """
 
+import asyncio
+from collections import deque
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 
@@ -22,7 +24,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 
 from orders.lifecycle import OrderStatus
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import PENDING_FLAG, outbox_flag, outbox_push
+from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Database, Document, MongoDB
 from shopkit.pagination import Cursor
@@ -30,6 +32,7 @@ from shopkit.pagination import Cursor
 # What GraphQL reads of an order: the bookkeeping arrays stay in the store.
 ORDER_FIELDS = {"outbox": 0, "outboxPending": 0, "appliedEvents": 0}
 ORDER_NUMBER_COUNTER = "orderNumber"
+ORDER_NUMBER_BLOCK = 100
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 # Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
 EQUALITY_FIELDS = {
@@ -53,9 +56,13 @@ class _Collections:
 
 
 class OrderStore:
-    def __init__(self, mongo: MongoDB) -> None:
+    def __init__(self, mongo: MongoDB, outbox_written: OutboxWritten = nobody_notified) -> None:
         self._mongo = mongo
         self._read = _Collections(mongo.reads)
+        # Told of every write that pushed events (the outbox relay, to publish them at once).
+        self._outbox_written = outbox_written
+        self._numbers: deque[int] = deque()
+        self._numbers_lock = asyncio.Lock()
 
     def _write(self, document_id: object) -> _Collections:
         """The collections on the write connection of this document (shopkit.mongo.MongoDB.writes_for)."""
@@ -129,11 +136,26 @@ class OrderStore:
 
     # -- orders: writes ---------------------------------------------------------
 
-    @store_call
     async def next_order_sequence(self) -> int:
+        """The next order number: from this process's block, reserving a new block when it is used up.
+
+        One counter document behind every order would serialize all of them on
+        its write connection; a block costs one update per `ORDER_NUMBER_BLOCK`
+        orders. Numbers stay unique, increase within a process, and a restart
+        skips what was left of its block.
+        """
+        async with self._numbers_lock:
+            if not self._numbers:
+                last = await self._reserve_order_sequences(ORDER_NUMBER_BLOCK)
+                self._numbers = deque(range(last - ORDER_NUMBER_BLOCK + 1, last + 1))
+            return self._numbers.popleft()
+
+    @store_call
+    async def _reserve_order_sequences(self, count: int) -> int:
+        """Reserves `count` order numbers; returns the last of them."""
         counter = await self._write(ORDER_NUMBER_COUNTER).counters.find_one_and_update(
             {"_id": ORDER_NUMBER_COUNTER},
-            {"$inc": {"value": 1}},
+            {"$inc": {"value": count}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
@@ -146,6 +168,7 @@ class OrderStore:
         await self._write(order["_id"]).orders.insert_one(
             {**order, "outbox": [event.to_doc()], **outbox_flag()}
         )
+        self._outbox_written(order["_id"])
 
     @store_call
     async def cancel_order(
@@ -157,7 +180,7 @@ class OrderStore:
         now: datetime,
     ) -> Document | None:
         """Cancels the order if its status still allows it; None if it no longer does."""
-        return await self._write(order_id).orders.find_one_and_update(
+        cancelled: Document | None = await self._write(order_id).orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": [status.value for status in cancellable]}},
             {
                 "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now, **outbox_flag()},
@@ -165,6 +188,9 @@ class OrderStore:
             },
             return_document=ReturnDocument.AFTER,
         )
+        if cancelled is not None:
+            self._outbox_written(order_id)
+        return cancelled
 
     @store_call
     async def apply_event(

@@ -49,11 +49,11 @@ def create_app(
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
     )
     events_redis = redis_client.connect(settings.events_redis_url)
-    store = PaymentStore(mongodb)
     relay = OutboxRelay(
         mongodb, "payments", events_redis, stream_for(SERVICE), sweep_interval=settings.outbox_sweep_seconds
     )
-    payments = Payments(store, processor or CardProcessor(), settings, outbox_written=relay.notify)
+    store = PaymentStore(mongodb, outbox_written=relay.notify)
+    payments = Payments(store, processor or CardProcessor(), settings)
     consumer = StreamConsumer(
         events_redis,
         group=SERVICE,

@@ -122,7 +122,9 @@ class OrderEventHandler:
 
     async def __call__(self, event: Event) -> None:
         if event.type == "order.placed":
-            await self._store.record_order_placed(order_projection(event))
+            projection = order_projection(event)
+            await self._store.record_order_placed(projection)
+            self._payments.order_recorded(projection["_id"])
         elif event.type == "order.cancelled":
             await self._on_order_cancelled(event)
         else:

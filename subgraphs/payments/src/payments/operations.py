@@ -24,15 +24,16 @@ there too), or a key without a payment (freed by the next request using it).
 """
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from payments import events
+from payments.arrivals import FALLBACK_POLL_SECONDS, OrderArrivals
 from payments.config import Settings
 from payments.processor import CardDetails, CardProcessor
 from payments.store import (
@@ -96,6 +97,17 @@ def canonical_request_hash(order: Document, card: CardDetails, fingerprint_key: 
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def order_not_known_yet(order_id: str) -> ServiceUnavailable:
+    """Payments learns of an order from its order.placed event, which may still
+    be on its way: the client retries (payOrder with the same key)."""
+    return ServiceUnavailable(
+        f"Order {order_id} is not known to payments yet; retry shortly "
+        "(an order that does not exist never becomes known).",
+        retryable=True,
+        retryAfterSeconds=RETRY_UNKNOWN_ORDER_AFTER_SECONDS,
+    )
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
@@ -110,27 +122,18 @@ class Payments:
         store: PaymentStore,
         processor: CardProcessor,
         settings: Settings,
-        outbox_written: Callable[[str], None] = lambda payment_id: None,
     ) -> None:
         self._store = store
         self._processor = processor
         self._settings = settings
-        # Tells the outbox relay which payment just received events, to publish them at once.
-        self._outbox_written = outbox_written
+        self._arrivals = OrderArrivals()
 
     # --- payOrder -------------------------------------------------------------
 
     async def pay_order(self, payer: Principal, request: PayRequest, traceparent: str | None) -> Document:
         order = (await self.wait_for_orders([request.order_id])).get(request.order_id)
         if order is None:
-            # Payments learns of an order from its order.placed event, which may
-            # still be on its way: the client retries (with the same key).
-            raise ServiceUnavailable(
-                f"Order {request.order_id} is not known to payments yet; retry shortly "
-                "(an order that does not exist never becomes known).",
-                retryable=True,
-                retryAfterSeconds=RETRY_UNKNOWN_ORDER_AFTER_SECONDS,
-            )
+            raise order_not_known_yet(request.order_id)
         # Only the customer pays: an ADMIN paying someone else's order would
         # charge a card for an order they do not own.
         if order["customerId"] != payer.user_id:
@@ -234,8 +237,6 @@ class Payments:
         if settled is None:  # settled meanwhile by recovery: report what it decided
             settled = await self._store.find_payment(payment["_id"])
             assert settled is not None, "payments are never deleted"
-        else:
-            self._outbox_written(payment["_id"])
         if settled["status"] == FAILED:
             await self._store.release_order_claim(order["_id"], payment["_id"], now)
             return settled
@@ -270,13 +271,21 @@ class Payments:
             await asyncio.sleep(pause)
             pause = min(pause * 1.5, 0.25)
 
+    def order_recorded(self, order_id: str) -> None:
+        """The consumer has just written this order's projection: wakes who waits for it."""
+        self._arrivals.recorded(order_id)
+
     async def wait_for_orders(self, order_ids: list[str]) -> dict[str, Document]:
-        """Order projections by id, polling briefly for ones whose order.placed is in flight."""
-        found = await self._store.orders_by_ids(order_ids)
-        deadline = asyncio.get_running_loop().time() + self._settings.order_wait_seconds
-        while len(found) < len(set(order_ids)) and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.1)
-            found.update(await self._store.orders_by_ids([i for i in order_ids if i not in found]))
+        """Order projections by id, waiting briefly for ones whose order.placed is in flight."""
+        loop = asyncio.get_running_loop()
+        with self._arrivals.watching(order_ids) as arrived:
+            found = await self._store.orders_by_ids(order_ids)
+            deadline = loop.time() + self._settings.order_wait_seconds
+            while len(found) < len(set(order_ids)) and (left := deadline - loop.time()) > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(arrived.wait(), timeout=min(left, FALLBACK_POLL_SECONDS))
+                arrived.clear()
+                found.update(await self._store.orders_by_ids([i for i in order_ids if i not in found]))
         return found
 
     # --- refunds --------------------------------------------------------------
@@ -350,8 +359,6 @@ class Payments:
             at=now,
             applied_event_id=applied_event_id,
         )
-        if updated is not None:
-            self._outbox_written(updated["_id"])
         return updated
 
     # --- maintenance ----------------------------------------------------------

@@ -23,7 +23,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import PENDING_FLAG, outbox_flag, outbox_push
+from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Document, MongoDB
 from shopkit.pagination import Cursor
@@ -53,8 +53,10 @@ EQUALITY_FIELDS = {
 
 
 class PaymentStore:
-    def __init__(self, mongo: MongoDB) -> None:
+    def __init__(self, mongo: MongoDB, outbox_written: OutboxWritten = nobody_notified) -> None:
         self._mongo = mongo
+        # Told of every write that pushed events (the outbox relay, to publish them at once).
+        self._outbox_written = outbox_written
         self._read_payments: Collection = mongo.reads["payments"]
         self._read_orders: Collection = mongo.reads["orders"]
         self._read_keys: Collection = mongo.reads["idempotency_keys"]
@@ -220,6 +222,8 @@ class PaymentStore:
             {"$set": {**changes, **outbox_flag()}, "$push": {**outbox_push(event)}},
             return_document=ReturnDocument.AFTER,
         )
+        if settled is not None:
+            self._outbox_written(payment_id)
         return settled
 
     @store_call
@@ -257,6 +261,8 @@ class PaymentStore:
             },
             return_document=ReturnDocument.AFTER,
         )
+        if updated is not None:
+            self._outbox_written(payment["_id"])
         return updated
 
     @store_call

@@ -20,9 +20,9 @@ the same document for ever: it is moved to the dead-letter stream
 """
 
 import asyncio
-import contextlib
 import json
 import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -30,8 +30,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
-from shopkit.events.streams import dead_letter_stream, publish, raise_if_cancelled
-from shopkit.mongo import MongoDB
+from shopkit.events.streams import add_to, dead_letter_stream, raise_if_cancelled
+from shopkit.mongo import Collection, Document, MongoDB
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +51,27 @@ def outbox_flag() -> dict[str, Any]:
     return dict(FLAGGED)
 
 
+# What a store calls after a write that pushed events into a document's outbox.
+OutboxWritten = Callable[[Any], None]
+
+
+def nobody_notified(document_id: Any) -> None:
+    """For a store without a running relay (tools, tests): the sweep publishes its events."""
+
+
 class OutboxRelay:
     """Publishes outbox events: the documents it is told about at once, all others by sweeping.
 
-    The service calls `notify(document_id)` right after a write
-    that pushed events, and the relay publishes that document's outbox with an
-    `_id` lookup. A sweep of the flagged documents, at start and then every
-    `sweep_interval` seconds, catches what a crashed process left behind.
+    The store calls `notify(document_id)` right after a write that pushed
+    events into that document's outbox. The relay takes every document
+    notified since its last pass, reads their outboxes in one store call,
+    publishes the events in one Redis round trip and removes them from the
+    documents concurrently: under load one pass carries many documents instead
+    of queueing them. (Reading the outbox back, rather than publishing the
+    events the store wrote, is what keeps a sweep and a notification of the
+    same document from publishing its events twice.) A sweep of the flagged
+    documents, at start and then every `sweep_interval` seconds, catches what
+    a crashed process left behind.
     """
 
     def __init__(
@@ -91,11 +105,10 @@ class OutboxRelay:
                 if loop.time() >= next_sweep:
                     await self.relay_pending()
                     next_sweep = loop.time() + self._sweep_interval
-                with contextlib.suppress(TimeoutError):
-                    document_id = await asyncio.wait_for(
-                        self._written.get(), timeout=max(next_sweep - loop.time(), 0.0)
-                    )
-                    await self._relay({"_id": document_id})
+                written = await self._next_written(wait=max(next_sweep - loop.time(), 0.0))
+                if written:
+                    found = await self._mongo.find_by_ids(self._reads, written, {OUTBOX_FIELD: 1})
+                    await self._publish_and_remove(found.values())
             except asyncio.CancelledError:
                 raise
             except (PyMongoError, RedisError, OSError) as error:
@@ -105,35 +118,48 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 next_sweep = 0.0
 
+    async def _next_written(self, wait: float) -> list[Any]:
+        """The documents notified since the last pass (up to `batch`), waiting up to `wait` s for one."""
+        try:
+            written = {await asyncio.wait_for(self._written.get(), timeout=wait): None}
+        except TimeoutError:
+            return []
+        while len(written) < self._batch and not self._written.empty():
+            written[self._written.get_nowait()] = None
+        return list(written)
+
+    @property
+    def _reads(self) -> Collection:
+        return self._mongo.reads[self._collection]
+
     async def relay_pending(self) -> int:
         """Publishes the events of every flagged document; returns how many it published."""
-        return await self._relay_until_done(FLAGGED)
-
-    async def _relay_until_done(self, filter_: dict[str, Any]) -> int:
         relayed = 0
         while True:
-            published, visited = await self._relay(filter_)
-            relayed += published
-            if visited == 0:
+            flagged = await self._reads.find(FLAGGED, {OUTBOX_FIELD: 1}).limit(self._batch).to_list()
+            if not flagged:
                 return relayed
+            relayed += await self._publish_and_remove(flagged)
 
-    async def _relay(self, filter_: dict[str, Any]) -> tuple[int, int]:
-        """Publishes the outboxes of up to `batch` matching documents: (events published, documents)."""
-        relayed = visited = 0
-        cursor = self._mongo.reads[self._collection].find(filter_, {OUTBOX_FIELD: 1}).limit(self._batch)
-        async for document in cursor:
-            visited += 1
-            outbox = document.get(OUTBOX_FIELD, [])
-            for event_doc in outbox:
+    async def _publish_and_remove(self, documents: Iterable[Document]) -> int:
+        """Publishes the outboxes of these documents (as read), then empties them; returns how many."""
+        outboxes = {document["_id"]: document.get(OUTBOX_FIELD, []) for document in documents}
+        publishing = self._redis.pipeline(transaction=False)
+        relayed = 0
+        for document_id, entries in outboxes.items():
+            for entry in entries:
                 try:
-                    event = Event.from_doc(event_doc)
+                    event = Event.from_doc(entry)
                 except (KeyError, ValueError, TypeError, AttributeError) as error:
-                    await self._dead_letter(document["_id"], event_doc, error)
+                    await self._dead_letter(document_id, entry, error)
                 else:
-                    await publish(self._redis, self._stream, event)
+                    add_to(publishing, self._stream, event)
                 relayed += 1
-            await self._remove(document["_id"], outbox)
-        return relayed, visited
+        await publishing.execute()
+        await asyncio.gather(
+            *(self._remove(document_id, entries) for document_id, entries in outboxes.items())
+        )
+        return relayed
 
     async def _remove(self, document_id: Any, published: list[Any]) -> None:
         """Takes the published entries out of the document's outbox, on the document's write connection."""

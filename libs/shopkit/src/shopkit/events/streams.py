@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
 from shopkit.events.envelope import Event
@@ -41,6 +42,11 @@ EVENT_FIELD = "event"
 
 async def publish(redis: Redis, stream: str, event: Event) -> str:
     return str(await redis.xadd(stream, {EVENT_FIELD: event.to_json()}))
+
+
+def add_to(pipeline: Pipeline, stream: str, event: Event) -> None:
+    """Queues the publishing of `event` on a pipeline (the same entry `publish` writes)."""
+    pipeline.xadd(stream, {EVENT_FIELD: event.to_json()})
 
 
 async def read_events(redis: Redis, stream: str) -> list[Event]:
@@ -80,8 +86,18 @@ class RetryPolicy:
         return float(min(self.first_backoff * 2 ** max(attempts - 1, 0), self.max_backoff))
 
 
+def order_of(event: Event) -> str:
+    """The order an event is about: every event of the shop names one (events/schemas/)."""
+    return str(event.data.get("orderId", event.id))
+
+
 class StreamConsumer:
-    """Feeds one consumer group's share of some streams to a handler."""
+    """Feeds one consumer group's share of some streams to a handler.
+
+    The entries of one read are handled concurrently by lane (`lane(event)`,
+    by default the order the event is about), each lane in stream order, so
+    a slow store delays one order's events rather than everyone's.
+    """
 
     def __init__(
         self,
@@ -94,6 +110,7 @@ class StreamConsumer:
         policy: RetryPolicy | None = None,
         batch: int = 32,
         block_ms: int = 500,
+        lane: Callable[[Event], str] = order_of,
     ) -> None:
         self._redis = redis
         self._group = group
@@ -103,6 +120,7 @@ class StreamConsumer:
         self._policy = policy or RetryPolicy()
         self._batch = batch
         self._block_ms = block_ms
+        self._lane = lane
 
     async def run(self) -> None:
         """Consumes until cancelled; survives Redis outages by retrying."""
@@ -137,8 +155,16 @@ class StreamConsumer:
         )
         replies = cast(list[tuple[str, list[Entry]]] | None, reply)
         for stream, entries in replies or []:
+            lanes: dict[str, list[tuple[str, Event]]] = {}
             for entry_id, fields in entries:
-                await self._deliver(stream, entry_id, fields or {}, attempts=1)
+                event = await self._decode(stream, entry_id, fields or {}, attempts=1)
+                if event is not None:
+                    lanes.setdefault(self._lane(event), []).append((entry_id, event))
+            await asyncio.gather(*(self._handle_in_turn(stream, lane) for lane in lanes.values()))
+
+    async def _handle_in_turn(self, stream: str, lane: list[tuple[str, Event]]) -> None:
+        for entry_id, event in lane:
+            await self._handle(stream, entry_id, event, attempts=1)
 
     async def _retry_pending(self) -> None:
         min_idle_ms = int(self._policy.first_backoff * 1000)
@@ -175,11 +201,19 @@ class StreamConsumer:
                 await self._deliver(stream, entry_id, fields, attempts=attempts + 1)
 
     async def _deliver(self, stream: str, entry_id: str, fields: Fields, attempts: int) -> None:
+        event = await self._decode(stream, entry_id, fields, attempts)
+        if event is not None:
+            await self._handle(stream, entry_id, event, attempts)
+
+    async def _decode(self, stream: str, entry_id: str, fields: Fields, attempts: int) -> Event | None:
+        """The entry's event; None when it is not one (it is dead-lettered at once)."""
         try:
-            event = Event.from_json(fields[EVENT_FIELD])
+            return Event.from_json(fields[EVENT_FIELD])
         except (KeyError, ValueError, TypeError) as error:
             await self._dead_letter(stream, entry_id, fields, attempts, reason=f"unreadable event: {error}")
-            return
+            return None
+
+    async def _handle(self, stream: str, entry_id: str, event: Event, attempts: int) -> None:
         try:
             await self._handler(event)
         except asyncio.CancelledError:
