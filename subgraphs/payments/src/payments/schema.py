@@ -9,10 +9,9 @@ import strawberry
 from payments import processor
 from payments.context import Context
 from payments.loaders import PageKey
-from payments.operations import PayRequest, check_idempotency_key, check_refund_amount
+from payments.operations import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
 from payments.store import CAPTURED, PARTIALLY_REFUNDED, REFUNDED
 from shopkit.auth import require_admin, require_owner, require_principal
-from shopkit.errors import NotFound
 from shopkit.http import schema_extensions
 from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
@@ -63,11 +62,26 @@ class User:
         return cls(id=id)
 
 
+async def order_total(root: "Order", order: Document | None) -> Money:
+    """The order's total: the orders service's, passed in the representation (@requires)."""
+    if root.total is not None:
+        return root.total
+    if order is not None:
+        return Money.from_doc(order["total"])
+    raise order_not_known_yet(str(root.id))
+
+
+async def amount_paid(root: "Order", info: Info) -> Money:
+    order = await visible_order(info, str(root.id))
+    total = await order_total(root, order)
+    paid = await captured_amount(info, str(root.id)) if order is not None else 0
+    return Money(amount=paid, currency=total.currency)
+
+
 async def balance_due(root: "Order", info: Info) -> Money:
     order = await visible_order(info, str(root.id))
-    # `total` is the orders service's, passed in the representation (@requires).
-    total = root.total or Money.from_doc(order["total"])
-    paid = await amount_paid(info, str(root.id))
+    total = await order_total(root, order)
+    paid = await captured_amount(info, str(root.id)) if order is not None else 0
     return Money(amount=max(total.amount - paid, 0), currency=total.currency)
 
 
@@ -79,15 +93,16 @@ class Order:
 
     @strawberry.field
     async def payments(self, info: Info) -> list["Payment"]:
-        await visible_order(info, str(self.id))
+        if await visible_order(info, str(self.id)) is None:
+            return []  # no payment can exist before payments knows the order
         docs = await info.context.loaders.payments_by_order_id.load(str(self.id))
         return [Payment.from_doc(doc) for doc in docs]
 
-    @strawberry.field
-    async def amount_paid(self, info: Info) -> Money:
-        order = await visible_order(info, str(self.id))
-        return Money(amount=await amount_paid(info, str(self.id)), currency=order["total"]["currency"])
-
+    amount_paid: Money = strawberry.federation.field(
+        resolver=amount_paid,
+        requires=["total { amount currency }"],
+        description="What its captured payments hold, refunds deducted.",
+    )
     balance_due: Money = strawberry.federation.field(
         resolver=balance_due,
         requires=["total { amount currency }"],
@@ -102,17 +117,20 @@ class Order:
         return cls(id=id, total=Money.from_doc(total) if total else None)
 
 
-async def visible_order(info: Info, order_id: str) -> Document:
-    """payments' projection of the order, if the caller may see it (its customer or an ADMIN)."""
+async def visible_order(info: Info, order_id: str) -> Document | None:
+    """payments' projection of the order, if the caller may see it (its customer or an ADMIN).
+
+    None while payments has not learnt of the order (its order.placed may be
+    on its way, and the orders service has checked that the order exists):
+    it has no payments yet, and nothing of it is shown."""
     principal = require_principal(info.context.principal())
     order = await info.context.loaders.order_by_id.load(order_id)
-    if order is None:
-        raise NotFound(f"Order {order_id} is not known to payments.")
-    require_owner(principal, order["customerId"], "order")
+    if order is not None:
+        require_owner(principal, order["customerId"], "order")
     return order
 
 
-async def amount_paid(info: Info, order_id: str) -> int:
+async def captured_amount(info: Info, order_id: str) -> int:
     payments = await info.context.loaders.payments_by_order_id.load(order_id)
     return sum(p["amount"]["amount"] - p["refundedAmount"] for p in payments if p["status"] in CHARGED)
 
