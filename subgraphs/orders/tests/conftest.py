@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from orders import checkout
 from orders.app import create_app
 from orders.config import Settings
-from orders.store import utc_now
+from orders.store import customer_counter, customer_position, utc_now
 from shopkit.auth import Role, TokenVerifier
 from shopkit.mongo import Document
 from shopkit.tokens import TokenSigner
@@ -197,10 +197,20 @@ async def insert_orders(
                 now=newest - timedelta(seconds=index // same_time_every),
             )
         )
+    # Positions in the customer's history as OrderStore.insert_order gives them, oldest first.
+    oldest_first = sorted(documents, key=lambda doc: (doc["createdAt"], doc["_id"]))
     if documents:
+        counter = await db["counters"].find_one_and_update(
+            {"_id": customer_counter(customer_id)},
+            {"$inc": {"value": count}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert counter is not None, "an upsert always returns the document"
+        for seq, document in enumerate(oldest_first, start=counter["value"] - count + 1):
+            document.update(customer_position(customer_id, seq))
         await db["orders"].insert_many(documents)
-    ordered = sorted(documents, key=lambda doc: (doc["createdAt"], doc["_id"]), reverse=True)
-    return [doc["_id"] for doc in ordered]
+    return [doc["_id"] for doc in reversed(oldest_first)]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, attempts: int = 600) -> None:

@@ -104,7 +104,7 @@ async def test_bad_basket_is_refused_and_writes_nothing(
     assert message in result["errors"][0]["message"]
     assert result["data"] is None
     assert await db["orders"].count_documents({}) == 0
-    assert await db["counters"].count_documents({}) == 0
+    assert await db["counters"].count_documents({}) == 0  # no order number, no customer position
 
 
 BAD_ADDRESSES = [

@@ -1,13 +1,17 @@
 """User.orders: newest first, cursor pagination, and who may list whose orders."""
 
+import random
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from conftest import GraphQL, Tokens, error_codes, insert_orders, place_order
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shopkit.mongo import Document
+from orders.config import Settings
+from orders.store import POSITIONS_MIGRATION, OrderStore, customer_counter
+from shopkit.mongo import Document, MongoDB
 
 USER_ORDERS = """
 query UserOrders($representations: [_Any!]!, $first: Int, $after: String) {
@@ -41,7 +45,7 @@ async def test_walks_every_order_newest_first_across_pages(
     gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document]
 ) -> None:
     customer = uuid.uuid4().hex
-    # Orders sharing a createdAt in threes: the cursor must break ties by id.
+    # Orders sharing a createdAt in threes: pages follow the order they were placed in, ties or not.
     expected = await insert_orders(db, customer, 25, same_time_every=3)
     await insert_orders(db, uuid.uuid4().hex, 5)  # someone else's
     token = tokens.customer(customer)
@@ -59,6 +63,61 @@ async def test_walks_every_order_newest_first_across_pages(
 
     assert seen == expected
     assert pages == 3
+
+
+async def test_positions_a_dead_placeorder_left_unused_are_skipped(
+    gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document]
+) -> None:
+    customer = uuid.uuid4().hex
+    older = await insert_orders(db, customer, 14)
+    # placeOrders that died between taking their position and inserting the order: more
+    # unused positions than a few buckets hold.
+    await db["counters"].update_one({"_id": customer_counter(customer)}, {"$inc": {"value": 25}})
+    newer = await insert_orders(db, customer, 14)
+    token = tokens.customer(customer)
+
+    seen: list[str] = []
+    after = None
+    while True:
+        page = await orders_page(gql, token, customer, first=4, after=after)
+        seen += [node["id"] for node in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+
+    assert seen == newer + older
+
+
+async def test_orders_stored_before_customer_positions_get_theirs_at_start_once(
+    settings: Settings, db: AsyncDatabase[Document]
+) -> None:
+    customer, start = uuid.uuid4().hex, datetime.now(UTC)
+    # As an earlier version stored them: no position, no counter, no migration done.
+    stored = [
+        {"_id": uuid.uuid4().hex, "number": f"SG-{n:06d}", "customerId": customer,
+         "createdAt": start - timedelta(minutes=n)}
+        for n in range(12)
+    ]  # fmt: skip
+    await db["orders"].insert_many(random.sample(stored, len(stored)))
+    expected = [order["_id"] for order in stored]
+
+    store = OrderStore(
+        MongoDB(
+            settings.mongodb_uri,
+            settings.mongodb_database,
+            service="orders",
+            ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
+        )
+    )
+    await store.open()
+    try:
+        pages = await store.customer_order_pages([customer], 100, None)
+        assert [order["_id"] for order in pages[customer]] == expected
+        migration = await db["migrations"].find_one({"_id": POSITIONS_MIGRATION})
+        assert migration is not None
+        assert migration["orders"] == 12
+    finally:
+        await store.close()
 
 
 async def test_default_page_is_twenty(gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document]) -> None:
