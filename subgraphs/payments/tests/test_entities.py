@@ -54,9 +54,11 @@ async def test_another_customers_order_is_forbidden_in_entities(shop: Shop) -> N
 
     assert as_bob["data"]["_entities"][0] is None
     assert as_bob["data"]["_entities"][1]["id"] == bobs
-    assert [(e["path"], e["extensions"]["code"]) for e in as_bob["errors"]] == [
-        (["_entities", 0], "FORBIDDEN")
-    ]
+    # The fields that show something of the order refuse (payments has none to show);
+    # the first refusal nulls the entity.
+    assert as_bob["errors"]
+    assert all(e["extensions"]["code"] == "FORBIDDEN" for e in as_bob["errors"])
+    assert all(e["path"][:2] == ["_entities", 0] for e in as_bob["errors"])
     assert "errors" not in as_admin
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
