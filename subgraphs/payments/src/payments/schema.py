@@ -62,26 +62,29 @@ class User:
         return cls(id=id)
 
 
-async def order_total(root: "Order", order: Document | None) -> Money:
-    """The order's total: the orders service's, passed in the representation (@requires)."""
+async def paid_of(root: "Order", info: Info) -> tuple[int, Money]:
+    """What the order's captured payments hold (refunds deducted), and its total.
+
+    The total is the orders service's, passed in the representation (@requires).
+    An order payments has not learnt of yet has nothing paid."""
+    order = await visible_order(info, str(root.id))
     if root.total is not None:
-        return root.total
-    if order is not None:
-        return Money.from_doc(order["total"])
-    raise order_not_known_yet(str(root.id))
+        total = root.total
+    elif order is not None:
+        total = Money.from_doc(order["total"])
+    else:
+        raise order_not_known_yet(str(root.id))
+    paid = await captured_amount(info, str(root.id)) if order is not None else 0
+    return paid, total
 
 
 async def amount_paid(root: "Order", info: Info) -> Money:
-    order = await visible_order(info, str(root.id))
-    total = await order_total(root, order)
-    paid = await captured_amount(info, str(root.id)) if order is not None else 0
+    paid, total = await paid_of(root, info)
     return Money(amount=paid, currency=total.currency)
 
 
 async def balance_due(root: "Order", info: Info) -> Money:
-    order = await visible_order(info, str(root.id))
-    total = await order_total(root, order)
-    paid = await captured_amount(info, str(root.id)) if order is not None else 0
+    paid, total = await paid_of(root, info)
     return Money(amount=max(total.amount - paid, 0), currency=total.currency)
 
 
