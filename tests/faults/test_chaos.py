@@ -245,13 +245,17 @@ def test_shopping_through_crashes_leaves_the_stores_consistent(
     for payment in payments_db.payments.find({"payerId": {"$in": customer_ids}}):
         payments_by_order[payment["orderId"]].append(payment)
     known = {order["_id"] for order in payments_db.orders.find({"_id": {"$in": list(payments_by_order)}})}
+    problems = [
+        f"payment of {order_id} without its order" for order_id in payments_by_order if order_id not in known
+    ]
     deliveries = live_deliveries(delivery_store)
 
-    problems: list[str] = []
     for order in orders:
         order_id, status = order["_id"], order["status"]
         captured = [
-            p for p in payments_by_order[order_id] if p["status"] != "FAILED" and p["status"] != "PENDING"
+            p
+            for p in payments_by_order.get(order_id, [])
+            if p["status"] != "FAILED" and p["status"] != "PENDING"
         ]
         if status in PAID_STATUSES:
             if len(captured) != 1 or captured[0]["status"] != "CAPTURED":
@@ -265,7 +269,4 @@ def test_shopping_through_crashes_leaves_the_stores_consistent(
                 problems.append(f"cancelled order {order_id}: payments {captured}")
             if deliveries[order_id]:
                 problems.append(f"cancelled order {order_id}: {deliveries[order_id]} live deliveries")
-    problems += [
-        f"payment of {order_id} without its order" for order_id in payments_by_order if order_id not in known
-    ]
     assert not problems, "\n".join(problems[:30])
