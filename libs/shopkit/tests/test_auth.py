@@ -3,7 +3,9 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
+import jwt
 import pytest
 import uvicorn
 from starlette.applications import Starlette
@@ -11,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shopkit.auth import Role, TokenVerifier
+from shopkit.auth import Principal, Role, TokenVerifier, VerifiedTokens
 from shopkit.errors import Unauthenticated
 from shopkit.testing import free_port
 from shopkit.tokens import TokenSigner
@@ -99,3 +101,39 @@ async def test_concurrent_unknown_keys_fetch_once(key_server: tuple[KeyServer, s
     token = keys.signer.issue("user-1", Role.CUSTOMER)
     await asyncio.gather(*(verifier.verify(token) for _ in range(20)))
     assert keys.fetches == 1
+
+
+async def test_a_token_is_verified_once_until_a_new_key_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    signer = TokenSigner.generate()
+    verifier = TokenVerifier("http://127.0.0.1:9/unused")
+    verifier.use_keys(signer.public_keys())
+    decoded: list[str] = []
+    decode = jwt.decode
+
+    def counting_decode(token: str, *args: Any, **kwargs: Any) -> Any:
+        decoded.append(token)
+        return decode(token, *args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = signer.issue("user-1", Role.CUSTOMER)
+    for _ in range(4):
+        assert (await verifier.verify(token)).user_id == "user-1"
+    assert len(decoded) == 1
+    verifier.use_keys(TokenSigner.generate().public_keys())  # the signing key was withdrawn
+    with pytest.raises(Unauthenticated, match="unknown key"):
+        await verifier.verify(token)
+
+
+def test_verified_tokens_expire_and_stay_bounded() -> None:
+    tokens = VerifiedTokens(max_entries=2)
+    alice, bob = Principal("alice", Role.CUSTOMER), Principal("bob", Role.ADMIN)
+    tokens.add("a", alice, expires_at=100.0)
+    assert tokens.get("a", now=99.0) == alice
+    assert tokens.get("a", now=100.0) is None
+    assert len(tokens) == 0
+    tokens.add("a", alice, expires_at=100.0)
+    tokens.add("b", bob, expires_at=100.0)
+    tokens.add("c", bob, expires_at=100.0)
+    assert len(tokens) == 2
+    assert tokens.get("a", now=0.0) is None  # the oldest made room
+    assert tokens.get("c", now=0.0) == bob

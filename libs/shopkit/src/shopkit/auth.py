@@ -4,6 +4,11 @@ The users service signs EdDSA (Ed25519) JWTs and publishes its public keys at
 `/.well-known/jwks.json`. Every service keeps those keys in memory and only
 fetches the set again when a token names a key id it has not seen (a key
 rotation) or when the cached set is older than `max_age`.
+
+A request through the router brings the same token to every subgraph it
+fetches from, and a client sends it again with each request, so a verified
+token is remembered until it expires (`VerifiedTokens`): its signature is
+checked once per process, not once per fetch.
 """
 
 import asyncio
@@ -68,6 +73,39 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         raise Unauthenticated("The token does not name a user and role.") from error
 
 
+class VerifiedTokens:
+    """Tokens whose signature and claims were checked, each with its caller, until it expires.
+
+    Bounded: past `max_entries`, the oldest entry makes room. A new key set
+    empties it, so a key the users service withdrew vouches for nothing more.
+    """
+
+    def __init__(self, max_entries: int = 4096) -> None:
+        self._max_entries = max_entries
+        self._entries: dict[str, tuple[Principal, float]] = {}
+
+    def get(self, token: str, now: float) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if now >= expires_at:
+            del self._entries[token]
+            return None
+        return principal
+
+    def add(self, token: str, principal: Principal, expires_at: float) -> None:
+        if token not in self._entries and len(self._entries) >= self._max_entries:
+            del self._entries[next(iter(self._entries))]
+        self._entries[token] = (principal, expires_at)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 class TokenVerifier:
     """Verifies bearer tokens with keys fetched from a JWKS URL."""
 
@@ -87,11 +125,13 @@ class TokenVerifier:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at = 0.0
         self._refresh_lock = asyncio.Lock()
+        self._verified = VerifiedTokens()
 
     def use_keys(self, keys: dict[str, jwt.PyJWK]) -> None:
         """Installs keys directly: the users service verifies with its own."""
         self._keys = dict(keys)
         self._fetched_at = float("inf")
+        self._verified.clear()
 
     async def principal_from_header(self, authorization: str | None) -> Principal | None:
         if not authorization:
@@ -102,6 +142,9 @@ class TokenVerifier:
         return await self.verify(token.strip())
 
     async def verify(self, token: str) -> Principal:
+        known = self._verified.get(token, time.time())
+        if known is not None:
+            return known
         try:
             key_id = jwt.get_unverified_header(token).get("kid")
         except jwt.PyJWTError as error:
@@ -122,7 +165,9 @@ class TokenVerifier:
             raise Unauthenticated("The token has expired: sign in again.") from error
         except jwt.PyJWTError as error:
             raise Unauthenticated("The token is invalid.") from error
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified.add(token, principal, expires_at=float(claims["exp"]))
+        return principal
 
     async def _key(self, key_id: str) -> jwt.PyJWK:
         age = time.monotonic() - self._fetched_at
@@ -149,3 +194,4 @@ class TokenVerifier:
                 raise ServiceUnavailable("Cannot verify tokens: the key set is unreachable.") from error
             self._keys = {key.key_id: key for key in key_set.keys if key.key_id}
             self._fetched_at = time.monotonic()
+            self._verified.clear()
