@@ -46,6 +46,7 @@ async def test_balance_due_comes_from_the_total_the_router_passes(shop: Shop) ->
 
 async def test_another_customers_order_is_forbidden_in_entities(shop: Shop) -> None:
     alices = await shop.place_order("alice")
+    await shop.pay(alices, as_user="alice")
     bobs = await shop.place_order("bob")
 
     as_bob = await shop.gql(ORDER_FIELDS, {"reps": [order_rep(alices), order_rep(bobs)]}, as_user="bob")
@@ -54,13 +55,28 @@ async def test_another_customers_order_is_forbidden_in_entities(shop: Shop) -> N
 
     assert as_bob["data"]["_entities"][0] is None
     assert as_bob["data"]["_entities"][1]["id"] == bobs
-    # The fields that show something of the order refuse (payments has none to show);
-    # the first refusal nulls the entity.
+    # The fields that show something of the order refuse; the first refusal nulls the entity.
     assert as_bob["errors"]
     assert all(e["extensions"]["code"] == "FORBIDDEN" for e in as_bob["errors"])
     assert all(e["path"][:2] == ["_entities", 0] for e in as_bob["errors"])
     assert "errors" not in as_admin
     assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_an_unpaid_order_shows_nothing_of_its_customer(shop: Shop) -> None:
+    # Its payments say whose an order is; with none, there is nothing of anyone to show:
+    # what Bob sees of Alice's unpaid order is what he sees of an order id he made up.
+    alices = await shop.place_order("alice")
+
+    body = await shop.gql(ORDER_FIELDS, {"reps": [order_rep(alices, amount=2500)]}, as_user="bob")
+
+    assert "errors" not in body, body
+    assert body["data"]["_entities"][0] == {
+        "id": alices,
+        "payments": [],
+        "amountPaid": {"amount": 0, "currency": "EUR"},
+        "balanceDue": {"amount": 2500, "currency": "EUR"},
+    }
 
 
 async def test_an_order_payments_has_not_heard_of_yet_has_nothing_paid(shop: Shop) -> None:

@@ -65,17 +65,25 @@ class User:
 async def paid_of(root: "Order", info: Info) -> tuple[int, Money]:
     """What the order's captured payments hold (refunds deducted), and its total.
 
-    The total is the orders service's, passed in the representation (@requires).
-    An order payments has not learnt of yet has nothing paid."""
-    order = await visible_order(info, str(root.id))
+    Only an order's customer pays it, so its payments say whose it is: the
+    caller must be their payer or an ADMIN, and an order with no payments
+    (or one payments has not learnt of yet) has nothing paid and shows no one's
+    data. The total is the orders service's, passed in the representation
+    (@requires); only a client asking payments directly without it makes
+    payments read its projection of the order."""
+    principal = require_principal(info.context.principal())
+    order_id = str(root.id)
+    payments = await info.context.loaders.payments_by_order_id.load(order_id)
+    for payment in payments:
+        require_owner(principal, payment["payerId"], "order")
+    paid = sum(p["amount"]["amount"] - p["refundedAmount"] for p in payments if p["status"] in CHARGED)
     if root.total is not None:
-        total = root.total
-    elif order is not None:
-        total = Money.from_doc(order["total"])
-    else:
-        raise order_not_known_yet(str(root.id))
-    paid = await captured_amount(info, str(root.id)) if order is not None else 0
-    return paid, total
+        return paid, root.total
+    order = await info.context.loaders.order_by_id.load(order_id)
+    if order is None:
+        raise order_not_known_yet(order_id)
+    require_owner(principal, order["customerId"], "order")
+    return paid, Money.from_doc(order["total"])
 
 
 async def amount_paid(root: "Order", info: Info) -> Money:
@@ -120,24 +128,6 @@ class Order:
         # Each field checks who may see what it shows; checking here too would read
         # the projection of every order of a page even for `payments` alone.
         return cls(id=id, total=Money.from_doc(total) if total else None)
-
-
-async def visible_order(info: Info, order_id: str) -> Document | None:
-    """payments' projection of the order, if the caller may see it (its customer or an ADMIN).
-
-    None while payments has not learnt of the order (its order.placed may be
-    on its way, and the orders service has checked that the order exists):
-    it has no payments yet, and nothing of it is shown."""
-    principal = require_principal(info.context.principal())
-    order = await info.context.loaders.order_by_id.load(order_id)
-    if order is not None:
-        require_owner(principal, order["customerId"], "order")
-    return order
-
-
-async def captured_amount(info: Info, order_id: str) -> int:
-    payments = await info.context.loaders.payments_by_order_id.load(order_id)
-    return sum(p["amount"]["amount"] - p["refundedAmount"] for p in payments if p["status"] in CHARGED)
 
 
 @strawberry.federation.type(keys=["id"], description="One attempt to charge a card for an order.")
