@@ -42,7 +42,7 @@ async def work_for(gql: GraphQL, query: str, variables: dict[str, Any], token: s
     return StoreWork.now() - before, result["data"]
 
 
-async def test_order_entities_cost_two_queries_however_many(
+async def test_order_entities_cost_one_query_however_many(
     quiet_gql: GraphQL, tokens: Tokens, db: AsyncDatabase[Document], mongodb_server: Server
 ) -> None:
     order_ids = []
@@ -60,10 +60,10 @@ async def test_order_entities_cost_two_queries_however_many(
 
     assert [entity["id"] for entity in data["_entities"]] == order_ids
     assert all(len(entity["items"]) == 2 for entity in data["_entities"])
-    # One call for the orders, one for the products of all their items (two SKUs).
-    assert few.calls == many.calls == 2
-    assert few.commands == batch_commands(mongodb_server, 10, 2)
-    assert many.commands == batch_commands(mongodb_server, 100, 2)
+    # One call for the orders; their products come from the catalog in memory.
+    assert few.calls == many.calls == 1
+    assert few.commands == batch_commands(mongodb_server, 10)
+    assert many.commands == batch_commands(mongodb_server, 100)
 
 
 async def test_user_orders_for_many_users_cost_a_constant_number_of_queries(
@@ -90,14 +90,14 @@ async def test_user_orders_for_many_users_cost_a_constant_number_of_queries(
         assert [node["id"] for node in entity["orders"]["nodes"]] == expected[:3]
         assert entity["orders"]["pageInfo"]["hasNextPage"] == (len(expected) > 3)
         assert all(node["customer"]["id"] == entity["id"] for node in entity["orders"]["nodes"])
-    # One call for the pages of all users, one for the products of their orders (two SKUs).
-    # The pages read the users' positions, then the one bucket of each user with orders.
-    assert few.calls == many.calls == 2
+    # One call for the pages of all users: their positions, then the one bucket of each
+    # user with orders (products come from the catalog in memory).
+    assert few.calls == many.calls == 1
     with_orders = [
         sum(1 for orders in list(orders_by_user.values())[:count] if orders) for count in (10, 100)
     ]
-    assert few.commands == batch_commands(mongodb_server, 10, with_orders[0], 2)
-    assert many.commands == batch_commands(mongodb_server, 100, with_orders[1], 2)
+    assert few.commands == batch_commands(mongodb_server, 10, with_orders[0])
+    assert many.commands == batch_commands(mongodb_server, 100, with_orders[1])
 
 
 async def test_one_customers_newest_orders_read_only_the_buckets_they_are_in(
@@ -108,7 +108,7 @@ async def test_one_customers_newest_orders_read_only_the_buckets_they_are_in(
     variables = {"representations": [{"__typename": "User", "id": customer}]}
     work, data = await work_for(quiet_gql, USER_ENTITIES, variables, tokens.customer(customer))
     assert len(data["_entities"][0]["orders"]["nodes"]) == 3
-    assert work.calls == 2
+    assert work.calls == 1
     # The customer's position, the two buckets holding orders 27 to 30 (a page of 3, and one
-    # more to tell whether another page follows), the two products: not the 30 orders.
-    assert work.commands == batch_commands(mongodb_server, 1, 2, 2)
+    # more to tell whether another page follows): not the 30 orders.
+    assert work.commands == batch_commands(mongodb_server, 1, 2)

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 
+from orders.catalog import Catalog
 from orders.config import SERVICE, Settings
 from orders.context import Context
 from orders.events import CONSUMED_STREAMS, OrderEventHandler
@@ -56,6 +57,7 @@ def create_app(
         handler=OrderEventHandler(store),
     )
 
+    catalog = Catalog()
     workers = tasks.Supervisor(
         {"orders-outbox-relay": relay.run, "orders-event-consumer": consumer.run}
         if background_workers
@@ -66,6 +68,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await store.open()
         await seed_catalog(store)
+        await catalog.load(store)
         try:
             async with workers.running():
                 yield
@@ -76,6 +79,7 @@ def create_app(
     async def context_factory(request: Request) -> Context:
         return Context(
             auth=await authenticate(request, verifier),
+            catalog=catalog,
             loaders=create_loaders(store),
             store=store,
             traceparent=traceparent(request),

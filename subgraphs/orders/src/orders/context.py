@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import strawberry
 
+from orders.catalog import Catalog
 from orders.loaders import Loaders
 from orders.store import OrderStore
 from shopkit.context import RequestAuth
@@ -12,6 +13,7 @@ from shopkit.context import RequestAuth
 @dataclass(frozen=True)
 class Context:
     auth: RequestAuth
+    catalog: Catalog
     loaders: Loaders
     store: OrderStore
     # W3C trace context of the request, carried into the events it causes.

@@ -26,16 +26,11 @@ class OrdersPage:
 
 @dataclass(frozen=True)
 class Loaders:
-    products: DataLoader[str, Document | None]
     orders: DataLoader[str, Document | None]
     customer_orders: DataLoader[OrdersPageKey, OrdersPage]
 
 
 def create_loaders(store: OrderStore) -> Loaders:
-    async def load_products(skus: list[str]) -> list[Document | None]:
-        found = await store.products_by_sku(skus)
-        return [found.get(sku) for sku in skus]
-
     async def load_orders(order_ids: list[str]) -> list[Document | None]:
         found = await store.orders_by_id(order_ids)
         return [found.get(order_id) for order_id in order_ids]
@@ -62,7 +57,6 @@ def create_loaders(store: OrderStore) -> Loaders:
         return [pages[key] for key in keys]
 
     return Loaders(
-        products=DataLoader(load_fn=load_products),
         orders=DataLoader(load_fn=load_orders),
         customer_orders=DataLoader(load_fn=load_customer_orders),
     )

@@ -35,8 +35,8 @@ class Product:
         return cls(sku=strawberry.ID(doc["_id"]), name=doc["name"], price=Money.from_doc(doc["price"]))
 
     @classmethod
-    async def resolve_reference(cls, info: Info, sku: strawberry.ID) -> "Product | None":
-        doc = await info.context.loaders.products.load(str(sku))
+    def resolve_reference(cls, info: Info, sku: strawberry.ID) -> "Product | None":
+        doc = info.context.catalog.product(str(sku))
         return None if doc is None else cls.from_doc(doc)
 
 
@@ -52,8 +52,8 @@ class OrderItem:
         return Money(amount=self.unit_price.amount * self.quantity, currency=self.unit_price.currency)
 
     @strawberry.field(description="The product as the catalog has it now.")
-    async def product(self, info: Info) -> Product:
-        doc = await info.context.loaders.products.load(self.sku)
+    def product(self, info: Info) -> Product:
+        doc = info.context.catalog.product(self.sku)
         if doc is None:  # withdrawn from the catalog since: show it as it was sold
             return Product(sku=strawberry.ID(self.sku), name=self.name, price=self.unit_price)
         return Product.from_doc(doc)
@@ -184,8 +184,8 @@ def _refuse_cancel(order: dict[str, Any]) -> None:
 @strawberry.type
 class Query:
     @strawberry.field(description="The catalog; no sign-in needed.")
-    async def products(self, info: Info) -> list[Product]:
-        return [Product.from_doc(doc) for doc in await info.context.store.all_products()]
+    def products(self, info: Info) -> list[Product]:
+        return [Product.from_doc(doc) for doc in info.context.catalog.products()]
 
     @strawberry.field(description="An order by id, for its customer or an ADMIN; null if there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
@@ -207,8 +207,7 @@ class Mutation:
             [checkout.Line(sku=str(item.sku), quantity=item.quantity) for item in input.items]
         )
         shipping_address = input.shipping_address.to_doc()
-        products = await context.loaders.products.load_many([line.sku for line in lines])
-        priced = checkout.price(lines, {doc["_id"]: doc for doc in products if doc is not None})
+        priced = checkout.price(lines, context.catalog.priced([line.sku for line in lines]))
         # Everything is valid: from here on we write.
         order = checkout.new_order(
             order_id=uuid.uuid4().hex,

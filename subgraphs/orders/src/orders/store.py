@@ -163,12 +163,8 @@ class OrderStore:
 
     @store_call
     async def all_products(self) -> list[Document]:
-        """The whole catalog (a few dozen products): the one listed shape that reads a collection."""
+        """The whole catalog (a few dozen products), read once at start (`orders.catalog`)."""
         return await self._read.products.find({}).sort("name", ASCENDING).to_list()
-
-    @store_call
-    async def products_by_sku(self, skus: Sequence[str]) -> dict[str, Document]:
-        return await self._mongo.find_by_ids(self._read.products, skus)
 
     # -- orders: reads ----------------------------------------------------------
 
