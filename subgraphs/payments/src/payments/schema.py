@@ -1,6 +1,5 @@
 """The payments subgraph: Payment, payOrder/refundPayment, and what it adds to Order and User."""
 
-import enum
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +9,7 @@ from payments import processor
 from payments.context import Context
 from payments.loaders import PageKey
 from payments.operations import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
-from payments.store import CAPTURED, PARTIALLY_REFUNDED, REFUNDED
+from payments.store import CHARGED, PaymentStatus
 from shopkit.auth import require_admin, require_owner, require_principal
 from shopkit.http import schema_extensions
 from shopkit.mongo import Document
@@ -19,18 +18,13 @@ from shopkit.types import Money, PageInfo, utc
 
 Info = strawberry.Info[Context, None]
 
-# Payments whose money was taken; what is still held is amount - refundedAmount.
-CHARGED = (CAPTURED, PARTIALLY_REFUNDED, REFUNDED)
 DEFAULT_PAGE_SIZE = 20
 
 
-@strawberry.enum(description="Where a payment is in its life: PENDING while the card is being charged.")
-class PaymentStatus(enum.Enum):
-    PENDING = "PENDING"
-    CAPTURED = "CAPTURED"
-    FAILED = "FAILED"
-    REFUNDED = "REFUNDED"
-    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+# The stored statuses are the API's enum: Strawberry marks that very class as a GraphQL enum.
+strawberry.enum(
+    PaymentStatus, description="Where a payment is in its life: PENDING while the card is being charged."
+)
 
 
 @strawberry.type(description="All that is kept of the card a payment was made with.")

@@ -16,6 +16,7 @@ store makes atomic only through the write client of `shopkit.mongo.MongoDB`
 (docs/architecture.md, "The embedded store"); reads use its pool.
 """
 
+import enum
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -31,12 +32,26 @@ from shopkit.pagination import Cursor
 ORDER_OPEN = "OPEN"
 ORDER_CANCELLED = "CANCELLED"
 
-PENDING = "PENDING"
-CAPTURED = "CAPTURED"
-FAILED = "FAILED"
-REFUNDED = "REFUNDED"
-PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
-REFUNDABLE = (CAPTURED, PARTIALLY_REFUNDED)
+
+class PaymentStatus(enum.StrEnum):
+    """Where a payment is in its life: stored as its value, shown by the API as the enum
+    `PaymentStatus` (payments/schema.py exposes this very class)."""
+
+    PENDING = "PENDING"
+    CAPTURED = "CAPTURED"
+    FAILED = "FAILED"
+    REFUNDED = "REFUNDED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+
+
+PENDING = PaymentStatus.PENDING
+CAPTURED = PaymentStatus.CAPTURED
+FAILED = PaymentStatus.FAILED
+REFUNDED = PaymentStatus.REFUNDED
+PARTIALLY_REFUNDED = PaymentStatus.PARTIALLY_REFUNDED
+REFUNDABLE = frozenset({CAPTURED, PARTIALLY_REFUNDED})
+# Payments whose money was taken; what is still held is amount - refundedAmount.
+CHARGED = frozenset({CAPTURED, PARTIALLY_REFUNDED, REFUNDED})
 OLDEST_FIRST = [("createdAt", ASCENDING), ("_id", ASCENDING)]
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 # Set on an order projection while its claim is neither confirmed nor released:
