@@ -7,11 +7,11 @@ import pytest
 from conftest import Shop
 
 from payments.config import Settings
-from payments.store import PENDING
+from payments.store import PaymentStatus
 
 
 async def pending_payment(shop: Shop, order_id: str) -> bool:
-    return await shop.db.payments.find_one({"orderId": order_id, "status": PENDING}) is not None
+    return await shop.db.payments.find_one({"orderId": order_id, "status": PaymentStatus.PENDING}) is not None
 
 
 async def test_a_cancellation_that_meets_a_charge_in_flight_ends_refunded(shop: Shop) -> None:

@@ -3,7 +3,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from payments.store import CAPTURED, ORDER_OPEN, PENDING, PaymentStore
+from payments.store import ORDER_OPEN, PaymentStatus, PaymentStore
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
 from shopkit.testing import (
@@ -47,7 +47,7 @@ async def test_every_listed_shape_is_planned_on_an_index(
                     "_id": f"payment-{n}",
                     "orderId": f"order-{n}",
                     "payerId": f"payer-{n % PAYERS}",
-                    "status": PENDING if n == 0 else CAPTURED,
+                    "status": PaymentStatus.PENDING if n == 0 else PaymentStatus.CAPTURED,
                     "amount": amount,
                     "refundedAmount": 0,
                     "refunds": [],
@@ -87,7 +87,7 @@ async def test_every_listed_shape_is_planned_on_an_index(
             "payment-0"
         ]
         event = Event("payment.captured", {"paymentId": "payment-0"}, "payments")
-        assert await store.settle_payment("payment-0", {"status": CAPTURED}, event) is not None
+        assert await store.settle_payment("payment-0", {"status": PaymentStatus.CAPTURED}, event) is not None
         assert await mongodb.reads.payments.find_one({"outboxPending": True}) is not None  # the relay's sweep
         plans = query_plans.of_database(database_name)
     finally:

@@ -38,13 +38,9 @@ from payments.config import Settings
 from payments.processor import CardDetails, CardProcessor
 from payments.store import (
     CANCEL_EVENT_ID,
-    CAPTURED,
-    FAILED,
     ORDER_CANCELLED,
-    PARTIALLY_REFUNDED,
-    PENDING,
     REFUNDABLE,
-    REFUNDED,
+    PaymentStatus,
     PaymentStore,
 )
 from shopkit.auth import Principal
@@ -181,7 +177,7 @@ class Payments:
             "orderId": order["_id"],
             "payerId": payer.user_id,
             "amount": dict(order["total"]),
-            "status": PENDING,
+            "status": PaymentStatus.PENDING,
             "card": {"brand": card.summary.brand, "last4": card.summary.last4},
             "failureReason": None,
             "refundedAmount": 0,
@@ -228,16 +224,16 @@ class Payments:
         now = utcnow()
         event: Event
         if decline_reason is None:
-            changes = {"status": CAPTURED, "capturedAt": now, "updatedAt": now}
+            changes = {"status": PaymentStatus.CAPTURED, "capturedAt": now, "updatedAt": now}
             event = events.payment_captured(payment, order, now, traceparent)
         else:
-            changes = {"status": FAILED, "failureReason": decline_reason, "updatedAt": now}
+            changes = {"status": PaymentStatus.FAILED, "failureReason": decline_reason, "updatedAt": now}
             event = events.payment_failed(payment, decline_reason, traceparent)
         settled = await self._store.settle_payment(payment["_id"], changes, event)
         if settled is None:  # settled meanwhile by recovery: report what it decided
             settled = await self._store.find_payment(payment["_id"])
             assert settled is not None, "payments are never deleted"
-        if settled["status"] == FAILED:
+        if settled["status"] == PaymentStatus.FAILED:
             await self._store.release_order_claim(order["_id"], payment["_id"], now)
             return settled
         # The order may have been cancelled while this charge was in flight: its
@@ -256,7 +252,7 @@ class Payments:
         pause = 0.02
         while True:
             payment = await self._store.find_payment(payment_id)
-            if payment is not None and payment["status"] != PENDING:
+            if payment is not None and payment["status"] != PaymentStatus.PENDING:
                 return payment
             if payment is None:
                 record = await self._store.find_idempotency_key(key_id)
@@ -354,7 +350,7 @@ class Payments:
         updated = await self._store.record_refund(
             payment,
             refund={"id": new_id(), "amount": amount, "reason": reason, "at": now},
-            status=REFUNDED if fully else PARTIALLY_REFUNDED,
+            status=PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED,
             event=events.payment_refunded(payment, amount, traceparent),
             at=now,
             applied_event_id=applied_event_id,
@@ -382,9 +378,9 @@ class Payments:
             await self._settle(payment, order, decline_reason, traceparent=None)
         for order in await self._store.claims_older_than(stale_before):
             holder = await self._store.find_payment(order["capturingPaymentId"])
-            if holder is None or holder["status"] == PENDING:
+            if holder is None or holder["status"] == PaymentStatus.PENDING:
                 continue  # PENDING: settled by the loop above once it is stale
-            if holder["status"] == FAILED:
+            if holder["status"] == PaymentStatus.FAILED:
                 log.warning(
                     "releasing the claim of failed payment %s on order %s", holder["_id"], order["_id"]
                 )

@@ -44,14 +44,9 @@ class PaymentStatus(enum.StrEnum):
     PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
 
 
-PENDING = PaymentStatus.PENDING
-CAPTURED = PaymentStatus.CAPTURED
-FAILED = PaymentStatus.FAILED
-REFUNDED = PaymentStatus.REFUNDED
-PARTIALLY_REFUNDED = PaymentStatus.PARTIALLY_REFUNDED
-REFUNDABLE = frozenset({CAPTURED, PARTIALLY_REFUNDED})
+REFUNDABLE = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED})
 # Payments whose money was taken; what is still held is amount - refundedAmount.
-CHARGED = frozenset({CAPTURED, PARTIALLY_REFUNDED, REFUNDED})
+CHARGED = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
 OLDEST_FIRST = [("createdAt", ASCENDING), ("_id", ASCENDING)]
 NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 # Set on an order projection while its claim is neither confirmed nor released:
@@ -227,13 +222,13 @@ class PaymentStore:
     @store_call
     async def delete_pending_payment(self, payment_id: str) -> None:
         """Undoes the insert of a payment that was refused before any charge."""
-        await self._payments(payment_id).delete_one({"_id": payment_id, "status": PENDING})
+        await self._payments(payment_id).delete_one({"_id": payment_id, "status": PaymentStatus.PENDING})
 
     @store_call
     async def settle_payment(self, payment_id: str, changes: Document, event: Event) -> Document | None:
         """Moves a PENDING payment to its outcome, with the outcome's event, in one write."""
         settled: Document | None = await self._payments(payment_id).find_one_and_update(
-            {"_id": payment_id, "status": PENDING},
+            {"_id": payment_id, "status": PaymentStatus.PENDING},
             {"$set": {**changes, **outbox_flag()}, "$push": {**outbox_push(event)}},
             return_document=ReturnDocument.AFTER,
         )
@@ -310,5 +305,5 @@ class PaymentStore:
 
     @store_call
     async def pending_payments_older_than(self, moment: datetime) -> list[Document]:
-        cursor = self._read_payments.find({"status": PENDING, "createdAt": {"$lt": moment}})
+        cursor = self._read_payments.find({"status": PaymentStatus.PENDING, "createdAt": {"$lt": moment}})
         return [doc async for doc in cursor]
