@@ -57,7 +57,7 @@ from payments.config import Settings as PaymentSettings
 from payments.events import OrderEventHandler as PaymentsOrderEvents
 from payments.operations import Payments, PayRequest
 from payments.processor import CardProcessor, parse_card
-from payments.store import CAPTURED, FAILED, PaymentStore
+from payments.store import PaymentStatus, PaymentStore
 from shopkit.auth import Principal, Role
 from shopkit.mongo import MongoDB
 
@@ -234,10 +234,10 @@ async def _write(
             await project(event)  # what payments' consumer does with order.placed
             payer = Principal(user_id=customer.id, role=Role.CUSTOMER)
             status = await pay(payer, order["_id"], first_card(plan, index), 1)
-            if status == FAILED and pays_again(plan, index):
+            if status == PaymentStatus.FAILED and pays_again(plan, index):
                 status = await pay(payer, order["_id"], GOOD_CARD, 2)
             counts.orders += 1
-            counts.captured += status == CAPTURED
+            counts.captured += status == PaymentStatus.CAPTURED
             assert customer.orders is not None
             customer.orders.append((order["_id"], status))
 
