@@ -225,7 +225,10 @@ def test_cancel_after_payment_refunds_and_cancels_the_delivery(shop: Shop, custo
 def test_cancel_before_payment_then_paying_never_keeps_the_money(shop: Shop, customer: Account) -> None:
     """Payments learns of a cancellation from the order.cancelled event, so a payOrder
     racing that event may still be charged; the system must then refund it, and the
-    order stays CANCELLED without a delivery. Once payments knows, pay is refused."""
+    order stays CANCELLED without a delivery. Once payments knows, pay is refused.
+
+    A charge that meets the cancellation while settling is refunded before payOrder
+    answers, so its answer may already say REFUNDED."""
     placed = shop.place_order(customer)
 
     cancelled = shop.graph.run("CancelOrder", {"id": placed["id"]}, token=customer.token).ok()["cancelOrder"]
@@ -235,7 +238,7 @@ def test_cancel_before_payment_then_paying_never_keeps_the_money(shop: Shop, cus
     if raced.errors:
         raced.failed_with("CONFLICT")
     else:
-        assert raced.ok()["payOrder"]["status"] == "CAPTURED"
+        assert raced.ok()["payOrder"]["status"] in {"CAPTURED", "REFUNDED"}
     order = shop.wait_for_order(
         customer.token,
         placed["id"],
