@@ -39,8 +39,11 @@ TOOLS_DIR = Path(os.environ.get("SHOPGRAPH_TOOLS_DIR", Path.home() / ".local/sha
 
 STORES = ("redis", "postgresql", "ferretdb")
 SUBGRAPHS = ("users", "orders", "payments", "delivery")
+# Delivery (on Redis) may run as a second process beside the first; the services on
+# the embedded MongoDB store may not (docs/architecture.md#the-embedded-store).
+DELIVERY_SECOND = "delivery2"
 ROUTERS = ("router", "gateway")
-PROGRAMS = (*STORES, *SUBGRAPHS, *ROUTERS)
+PROGRAMS = (*STORES, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS)
 
 READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
@@ -82,6 +85,19 @@ class StackConfig:
     routers: tuple[str, ...] = field(default=())
     # STACK_MONGODB_URI: the services use this MongoDB and no embedded store is started.
     external_mongodb_uri: str | None = None
+    # DELIVERY_PROCESSES=2: a second delivery process (DELIVERY2_PORT) shares its Redis,
+    # its consumer group and its outbox with the first; Apollo Gateway queries it.
+    delivery_processes: int = 1
+
+    def processes(self, service: str) -> tuple[str, ...]:
+        """The programs that run the service."""
+        if service == "delivery" and self.delivery_processes == 2:
+            return ("delivery", DELIVERY_SECOND)
+        return (service,)
+
+    @property
+    def subgraph_programs(self) -> tuple[str, ...]:
+        return tuple(program for service in SUBGRAPHS for program in self.processes(service))
 
     @property
     def stores(self) -> tuple[str, ...]:
@@ -107,6 +123,9 @@ class StackConfig:
         profile = env.get("ROUTER_PROFILE", "dev")
         if profile not in ("dev", "prod"):
             raise StackError(f"ROUTER_PROFILE must be dev or prod, not {profile!r}")
+        delivery_processes = env.get("DELIVERY_PROCESSES", "1")
+        if delivery_processes not in ("1", "2"):
+            raise StackError(f"DELIVERY_PROCESSES must be 1 or 2, not {delivery_processes!r}")
         router_port = int(env.get("ROUTER_PORT", "4000"))
         router_health_port = int(env.get("ROUTER_HEALTH_PORT", "8088"))
         ports = {
@@ -119,6 +138,7 @@ class StackConfig:
             "orders": int(env.get("ORDERS_PORT", "4002")),
             "payments": int(env.get("PAYMENTS_PORT", "4003")),
             "delivery": int(env.get("DELIVERY_PORT", "4004")),
+            DELIVERY_SECOND: int(env.get("DELIVERY2_PORT", "4005")),
             "redis": int(env.get("REDIS_PORT", "6379")),
             "ferretdb": int(env.get("FERRETDB_PORT", "27017")),
             "postgresql": int(env.get("POSTGRESQL_PORT", "27018")),
@@ -132,6 +152,7 @@ class StackConfig:
             admin_password=env.get("ADMIN_PASSWORD", "admin-password-change-me"),
             routers=(router,),
             external_mongodb_uri=env.get("STACK_MONGODB_URI") or None,
+            delivery_processes=int(delivery_processes),
         )
 
     def url(self, program: str) -> str:
@@ -168,6 +189,7 @@ class StackConfig:
             "FERRETDB_POSTGRESQL_URL": self.ferretdb_postgresql_url,
             "EVENTS_REDIS_URL": f"{redis}/0",
             "DELIVERY_REDIS_URL": f"{redis}/1",
+            "GATEWAY_DELIVERY_URL": self.url(self.processes("delivery")[-1]),
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
             "ADMIN_EMAIL": self.admin_email,
             "ADMIN_PASSWORD": self.admin_password,
@@ -382,7 +404,7 @@ class Stack:
     def healthy(self, program: str) -> bool:
         if program in STORES:
             return _port_open(self.config.ports[program])
-        if program in SUBGRAPHS:
+        if program in self.config.subgraph_programs:
             return _http_ok(self.config.health_url(program))
         return _http_ok(self.config.health_url(program)) and _answers_graphql(self.config.url(program))
 
@@ -433,7 +455,7 @@ class Stack:
         for store in self.config.stores:
             self.start(store)
         self.start("users")
-        self.start("orders", "payments", "delivery")
+        self.start("orders", "payments", *self.config.processes("delivery"))
         self.start(*self.config.routers)
 
     def down(self) -> None:
@@ -459,7 +481,7 @@ class Stack:
             lines.append(f"{name:<15} {config.url(router)}   (health {config.health_url(router)})")
         if "router" in config.routers:
             lines.append(f"{'router metrics':<15} http://127.0.0.1:{config.ports['router_metrics']}/metrics")
-        for subgraph in SUBGRAPHS:
+        for subgraph in config.subgraph_programs:
             lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
         if config.external_mongodb_uri:
             lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI)")

@@ -47,6 +47,10 @@ TEST_STACK_ENV = {
     "ORDERS_PORT": "14002",
     "PAYMENTS_PORT": "14003",
     "DELIVERY_PORT": "14004",
+    # Delivery runs as two processes on one Redis: the Apollo Router queries the first,
+    # Apollo Gateway the second, and both consume events (tests/faults/test_two_deliveries.py).
+    "DELIVERY_PROCESSES": "2",
+    "DELIVERY2_PORT": "14005",
     "REDIS_PORT": "16379",
     "FERRETDB_PORT": "17017",
     "POSTGRESQL_PORT": "17018",

@@ -1,6 +1,9 @@
-"""scripts/stack.py's settings: which stores `make up` starts, and which MongoDB the services use."""
+"""scripts/stack.py's settings: which stores `make up` starts, which MongoDB the services use,
+and how many delivery processes run."""
 
-from stack import StackConfig
+import pytest
+
+from stack import StackConfig, StackError
 
 
 def test_by_default_the_services_use_the_stacks_own_embedded_store() -> None:
@@ -23,3 +26,25 @@ def test_with_stack_mongodb_uri_the_services_use_that_mongodb_and_no_ferretdb_st
 
 def test_an_empty_stack_mongodb_uri_means_the_default() -> None:
     assert StackConfig.from_env({"STACK_MONGODB_URI": ""}).stores == ("redis", "postgresql", "ferretdb")
+
+
+def test_by_default_delivery_runs_once_and_both_routers_query_it() -> None:
+    config = StackConfig.from_env({"DELIVERY_PORT": "4104"})
+
+    assert config.processes("delivery") == ("delivery",)
+    assert config.subgraph_programs == ("users", "orders", "payments", "delivery")
+    assert config.supervisord_env()["GATEWAY_DELIVERY_URL"] == "http://127.0.0.1:4104/graphql"
+
+
+def test_a_second_delivery_process_serves_apollo_gateway() -> None:
+    config = StackConfig.from_env({"DELIVERY_PROCESSES": "2", "DELIVERY2_PORT": "4105"})
+
+    assert config.processes("delivery") == ("delivery", "delivery2")
+    assert config.processes("orders") == ("orders",)
+    assert config.subgraph_programs == ("users", "orders", "payments", "delivery", "delivery2")
+    assert config.supervisord_env()["GATEWAY_DELIVERY_URL"] == "http://127.0.0.1:4105/graphql"
+
+
+def test_delivery_runs_as_one_or_two_processes_only() -> None:
+    with pytest.raises(StackError, match="DELIVERY_PROCESSES must be 1 or 2"):
+        StackConfig.from_env({"DELIVERY_PROCESSES": "3"})

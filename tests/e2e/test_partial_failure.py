@@ -46,7 +46,7 @@ def test_a_stopped_subgraph_fails_only_its_part(
     subgraph_urls: dict[str, str],
 ) -> None:
     customer, order_id = paid_order
-    stack_control.stop(FAILED)
+    stack_control.stop(*stack_control.config.processes(FAILED))
     try:
         result = module_shop.graph.run("OrderDetails", {"id": order_id}, token=customer.token)
 
@@ -68,7 +68,7 @@ def test_a_stopped_subgraph_fails_only_its_part(
         assert untouched.ok()["order"]["status"] == "PAID"
         assert module_shop.graph.run("Products").ok()["products"]
     finally:
-        stack_control.start(FAILED)
+        stack_control.start(*stack_control.config.processes(FAILED))
 
     def full_answer() -> Result:
         return module_shop.graph.run("OrderDetails", {"id": order_id}, token=customer.token)

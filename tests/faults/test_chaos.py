@@ -3,8 +3,9 @@
 For CHAOS_SECONDS (20 in `make test`; `make chaos` runs longer), customers
 place orders, pay them (retrying with the same idempotency key, as a real
 client does, through every error a crash causes) and sometimes cancel them.
-Meanwhile a random service among orders, payments and delivery is SIGKILLed
-every few seconds (supervisord starts it again) and Redis is restarted once.
+Meanwhile a random process among orders, payments and delivery's (two in the
+test stack) is SIGKILLed every few seconds (supervisord starts it again) and
+Redis is restarted once.
 
 Afterwards, once every program is healthy and the events have settled, the
 stores themselves are read:
@@ -37,12 +38,12 @@ from redis import Redis
 
 from e2e.shop import CARD_OK, DEFAULT_ADDRESS, Account, Graph, Result, Shop, card, sign_in
 from faults.checks import DELIVERY_KEY
-from stack import SUBGRAPHS, Stack
+from stack import Stack
 
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "20"))
 CUSTOMERS = int(os.environ.get("CHAOS_CUSTOMERS", "4"))
 KILL_EVERY_SECONDS = 4.0
-VICTIMS = ("orders", "payments", "delivery")
+VICTIM_SERVICES = ("orders", "payments", "delivery")
 CANCEL_SHARE = 0.3
 # Recovery settles an interrupted charge once it is STALE_PAYMENT_SECONDS (60) old, on
 # its next round (every 30 s).
@@ -135,7 +136,7 @@ def make_chaos(stack: Stack, stop_at: float, rng: random.Random, kills: Counter[
             redis_restarted = True
             kills["redis (restart)"] += 1
             continue
-        victim = rng.choice(VICTIMS)
+        victim = rng.choice([p for service in VICTIM_SERVICES for p in stack.config.processes(service)])
         if stack.state(victim) == "RUNNING":
             stack.kill(victim)
             kills[victim] += 1
@@ -217,7 +218,7 @@ def test_shopping_through_crashes_leaves_the_stores_consistent(
         chaos.result()
         for shopper in shoppers:
             shopper.result()
-    for program in ("redis", *SUBGRAPHS):
+    for program in ("redis", *stack_control.config.subgraph_programs):
         stack_control.wait_healthy(program)
 
     wait_until_settled(lambda: unpublished_outboxes(orders_db, payments_db, delivery_store), "the outboxes")

@@ -31,7 +31,8 @@ BURST = 15
 def test_delivery_killed_mid_burst_handles_each_event_once(
     shop: Shop, stack_control: Stack, delivery_store: Redis, events_redis: Redis
 ) -> None:
-    stack_control.stop("delivery")
+    every_delivery = stack_control.config.processes("delivery")
+    stack_control.stop(*every_delivery)
     try:
         burst = place_and_pay(shop, BURST)
         stack_control.start("delivery")
@@ -43,7 +44,7 @@ def test_delivery_killed_mid_burst_handles_each_event_once(
         eventually(handled, lambda count: count >= 1, "delivery to start on the burst", pause=0.02)
         stack_control.kill("delivery")
     finally:
-        stack_control.start("delivery")
+        stack_control.start(*every_delivery)
 
     wait_until_all_delivered(shop, burst, deadline=120.0)
     assert_one_delivery_each(shop, burst, delivery_store, events_redis)

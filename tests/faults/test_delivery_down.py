@@ -22,7 +22,8 @@ def test_orders_are_placed_paid_and_read_while_delivery_is_down(
     events_redis: Redis,
     payments_db: Database[dict[str, object]],
 ) -> None:
-    stack_control.stop("delivery")
+    delivery = stack_control.config.processes("delivery")
+    stack_control.stop(*delivery)
     try:
         burst = place_and_pay(shop, BURST)
         for customer, order_id in burst.orders:
@@ -34,7 +35,7 @@ def test_orders_are_placed_paid_and_read_while_delivery_is_down(
             answer = shop.order(customer.token, order_id)
             assert answer.errors, "reading an order's delivery with delivery down must report an error"
     finally:
-        stack_control.start("delivery")
+        stack_control.start(*delivery)
 
     wait_until_all_delivered(shop, burst)
     assert_one_delivery_each(shop, burst, delivery_store, events_redis)
