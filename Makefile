@@ -9,7 +9,7 @@ SUBGRAPHS := users orders payments delivery
 export PATH := $(PATH):$(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 STACK := uv run --frozen python scripts/stack.py
 
-.PHONY: help setup deps router up down status logs restart dead-letters \
+.PHONY: help setup deps router up down status logs restart explorer dead-letters \
         export-schemas compose accept-schema-change check-schema \
         lint typecheck test test-units test-root test-e2e chaos
 
@@ -21,9 +21,9 @@ help: ## list the targets
 setup: ## install what is missing: redis-server, FerretDB, the Apollo Router (first build is long), npm and uv deps
 	@scripts/setup.sh
 
-deps: ## only the project dependencies: router/node_modules and every uv environment
-	@cmp -s router/package-lock.json router/node_modules/.installed-package-lock.json \
-	  || { (cd router && npm ci --no-audit --no-fund) && cp router/package-lock.json router/node_modules/.installed-package-lock.json; }
+deps: ## only the project dependencies: the npm installs (router/, the explorer's) and every uv environment
+	@scripts/npm-ci.sh router
+	@scripts/npm-ci.sh libs/shopkit/src/shopkit/explorer
 	@for project in . libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do uv sync --frozen --quiet --project $$project; done
 
 router: ## build the pinned Apollo Router (once; never rebuilt while the binary exists)
@@ -45,6 +45,9 @@ logs: ## follow the logs of every process (make logs p=users for one)
 
 dead-letters: ## list the events consumers set aside; a="replay <stream> <group> <id>|--all" replays
 	@uv run --frozen python scripts/dead_letters.py $(or $(a),list)
+
+explorer: deps ## GraphiQL for the composed graph on http://127.0.0.1:4080/, querying the router (dev profile; Ctrl-C stops it)
+	@GRAPH_URL=$${GRAPH_URL:-http://127.0.0.1:$${ROUTER_PORT:-4000}/} uv run --frozen --project libs/shopkit python -m shopkit.explorer
 
 restart: ## restart one process and wait until it is healthy: make restart p=orders
 	@test -n "$(p)" || { echo "usage: make restart p=<program>"; exit 2; }

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the stack and the tests need; quick when all is present.
-#   system: redis-server, PostgreSQL (the embedded store's backend), Go (to build FerretDB), Node.js + npm, uv
+#   system: redis-server, PostgreSQL (the embedded store's backend), Go (to build FerretDB), Node.js + npm, uv,
+#           Chromium (the browser tests)
 #   tools:  FerretDB and the Apollo Router, built once into ~/.local/share/shopgraph
-#   projects: router/node_modules (npm ci) and the uv environments of every Python project
+#   projects: router/ and the explorer's node_modules (npm ci) and the uv environments of every Python project
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/versions.sh
@@ -12,6 +13,8 @@ scripts/apt-install.sh redis-server redis-server
 scripts/apt-install.sh pg_ctlcluster postgresql
 scripts/apt-install.sh go golang-go
 scripts/apt-install.sh node nodejs npm
+# The browser the explorer tests drive headless (tests/e2e/test_explorer.py).
+scripts/apt-install.sh chromium chromium
 if ! command -v uv > /dev/null; then
   echo "==> installing uv with pip"
   python3 -m pip install --quiet uv || python3 -m pip install --quiet --break-system-packages uv
@@ -25,13 +28,9 @@ if [ "${ROUTER:-router}" != gateway ]; then
   scripts/install-router.sh
 fi
 
-# npm ci wipes node_modules, so run it only when package-lock.json changed since the last one.
-stamp=router/node_modules/.installed-package-lock.json
-if ! cmp -s router/package-lock.json "$stamp"; then
-  echo "==> npm ci (router/)"
-  (cd router && npm ci --no-audit --no-fund)
-  cp router/package-lock.json "$stamp"
-fi
+scripts/npm-ci.sh router
+# GraphiQL and React, which every service serves for its explorer (shopkit.explorer).
+scripts/npm-ci.sh libs/shopkit/src/shopkit/explorer
 
 for project in . libs/shopkit subgraphs/users subgraphs/orders subgraphs/payments subgraphs/delivery; do
   uv sync --frozen --quiet --project "$project"

@@ -20,6 +20,9 @@ from static.static_support import REPO, Subgraph
 SUBGRAPHS = ["users", "orders", "payments", "delivery"]
 PYTHON_BASE = re.compile(r"python:(?P<minor>3\.\d+)\.\d+-slim-bookworm")
 UV_IMAGE = re.compile(r"ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+")
+NODE_BASE = re.compile(r"node:\d+\.\d+\.\d+-bookworm-slim")
+# The npm project of the explorer's GraphiQL and React (shopkit.explorer).
+EXPLORER_PACKAGE = "libs/shopkit/src/shopkit/explorer"
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|PRIVATE_KEY|API_KEY|CREDENTIAL", re.IGNORECASE)
 
 
@@ -73,6 +76,7 @@ def test_bases_are_small_and_pinned(name: str) -> None:
     stages = parse(dockerfile(name))
     bases = {stage.name: stage.base for stage in stages}
     assert UV_IMAGE.fullmatch(bases["uv"]), bases["uv"]
+    assert NODE_BASE.fullmatch(bases["explorer"]), bases["explorer"]
     assert PYTHON_BASE.fullmatch(bases["builder"]), bases["builder"]
     # The virtual environment's interpreter path is only valid on the same image.
     assert bases["runtime"] == bases["builder"]
@@ -93,6 +97,15 @@ def test_dependencies_come_from_the_lock_file(name: str) -> None:
         assert {"--frozen", "--no-dev", "--no-editable"} <= set(command.split()), command
     copied = [word for copy in builder.all("COPY") for word in copy.words()]
     assert f"subgraphs/{name}/uv.lock" in copied
+
+
+@pytest.mark.parametrize("name", SUBGRAPHS)
+def test_explorer_files_come_from_the_npm_lock_file(name: str) -> None:
+    explorer = stage_named(parse(dockerfile(name)), "explorer")
+    copied = [word for copy in explorer.all("COPY") for word in copy.words()]
+    assert f"{EXPLORER_PACKAGE}/package-lock.json" in copied
+    [install] = explorer.all("RUN")
+    assert install.args.startswith("npm ci "), install.args
 
 
 @pytest.mark.parametrize("name", SUBGRAPHS)
@@ -237,7 +250,10 @@ def test_every_copied_path_is_in_the_build_context(name: str, build_context: lis
 
 def test_build_context_holds_only_sources_and_locks(build_context: list[str]) -> None:
     assert build_context
-    allowed = re.compile(r"(libs/shopkit|subgraphs/[a-z]+)/(pyproject\.toml|uv\.lock|src/.+\.(py|typed))")
+    allowed = re.compile(
+        r"(libs/shopkit|subgraphs/[a-z]+)/(pyproject\.toml|uv\.lock|src/.+\.(py|typed))"
+        rf"|{EXPLORER_PACKAGE}/(package\.json|package-lock\.json|explorer\.js)"
+    )
     strays = [path for path in build_context if not allowed.fullmatch(path)]
     assert not strays, f"sent to the Docker builder but not needed: {strays[:10]}"
 
@@ -270,13 +286,26 @@ def _copy_from_context(build_context: list[str], copy: Instruction, root: Path, 
 REPLAY_SPEEDUPS = {"UV_COMPILE_BYTECODE": "0", "UV_LINK_MODE": "hardlink"}
 
 
-def replay_builder(name: str, build_context: list[str], root: Path) -> Path:
-    """Runs the builder stage's WORKDIR/ENV/COPY/RUN under `root` instead of `/`,
-    with the uv on this machine standing in for the uv image. Returns the venv."""
-    builder = stage_named(parse(dockerfile(name)), "builder")
+def _copy_from_stage(copy: Instruction, stage_root: Path, root: Path, workdir: str) -> None:
+    *sources, destination = copy.words()
+    target = _in_image(root, destination, workdir)
+    for source in sources:
+        found = _in_image(stage_root, source, "/")
+        assert found.is_file(), f"COPY --from={copy.flags['from']} {source}: the stage made no such file"
+        into = target / found.name if destination.endswith("/") or len(sources) > 1 else target
+        into.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found, into)
+
+
+def replay_stage(
+    stage: Stage, build_context: list[str], root: Path, stage_roots: dict[str, Path]
+) -> dict[str, str]:
+    """Runs a stage's WORKDIR/ENV/COPY/RUN under `root` instead of `/`, with this
+    machine's uv and npm standing in for the uv and node images. `stage_roots` holds
+    the replayed earlier stages, for `COPY --from`. Returns the stage's environment."""
     workdir = "/"
     env = {key: value for key, value in os.environ.items() if not key.startswith(("UV_", "VIRTUAL_ENV"))}
-    for instruction in builder.instructions:
+    for instruction in stage.instructions:
         if instruction.keyword == "WORKDIR":
             workdir = instruction.args
             _in_image(root, workdir, "/").mkdir(parents=True, exist_ok=True)
@@ -285,6 +314,8 @@ def replay_builder(name: str, build_context: list[str], root: Path) -> Path:
                 env[key] = str(_in_image(root, value, workdir)) if value.startswith("/") else value
         elif instruction.keyword == "COPY" and instruction.flags.get("from") == "uv":
             assert shutil.which("uv"), "uv is needed to replay the builder stage"
+        elif instruction.keyword == "COPY" and "from" in instruction.flags:
+            _copy_from_stage(instruction, stage_roots[instruction.flags["from"]], root, workdir)
         elif instruction.keyword == "COPY":
             _copy_from_context(build_context, instruction, root, workdir)
         elif instruction.keyword == "RUN":
@@ -299,7 +330,21 @@ def replay_builder(name: str, build_context: list[str], root: Path) -> Path:
             assert result.returncode == 0, f"RUN {instruction.args}\n{result.stderr}"
         else:
             pytest.fail(f"the replay does not know {instruction.keyword} (line {instruction.line})")
-    return Path(env["UV_PROJECT_ENVIRONMENT"])
+    return env
+
+
+def replay_builder(name: str, build_context: list[str], root: Path) -> Path:
+    """Replays the stages up to the builder, each in its own root; returns the builder's venv."""
+    stages = parse(dockerfile(name))
+    stage_roots: dict[str, Path] = {}
+    for stage in stages:
+        if stage.name in (None, "uv", "runtime"):
+            continue
+        stage_roots[stage.name] = root / stage.name
+        env = replay_stage(stage, build_context, stage_roots[stage.name], stage_roots)
+        if stage.name == "builder":
+            return Path(env["UV_PROJECT_ENVIRONMENT"])
+    pytest.fail(f"subgraphs/{name}/Dockerfile has no builder stage")
 
 
 @pytest.mark.parametrize("name", SUBGRAPHS)
@@ -308,8 +353,10 @@ def test_builder_stage_installs_a_runnable_service(
 ) -> None:
     venv = replay_builder(name, build_context, tmp_path / "image")
     check = (
-        f"import importlib.util, shopkit, {name}.app; "
+        f"import importlib.util, shopkit, shopkit.explorer, {name}.app; "
         f"assert importlib.util.find_spec('{name}.__main__'), 'no `python -m {name}`'; "
+        # The image serves GraphiQL from its own files: they must be in the installed shopkit.
+        "shopkit.explorer.check_assets_installed(); "
         f"print(shopkit.__file__); print({name}.app.__file__)"
     )
     result = subprocess.run(

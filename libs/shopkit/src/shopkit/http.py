@@ -1,4 +1,4 @@
-"""The ASGI app around a subgraph's schema: /graphql, health, metrics."""
+"""The ASGI app around a subgraph's schema: /graphql (GraphiQL on a browser's GET), health, metrics."""
 
 import os
 from collections.abc import Awaitable, Callable, Sequence
@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -24,6 +24,7 @@ from strawberry.extensions import (
 )
 
 from shopkit.errors import MaskInternalErrors
+from shopkit.explorer import asset_routes, graphiql_page
 from shopkit.health import ReadinessCheck, health_routes
 from shopkit.metrics import metrics_endpoint
 
@@ -56,12 +57,23 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
     ]
 
 
+GRAPHQL_PATH = "/graphql"
+
+
 class SubgraphGraphQL(GraphQL[Any, None]):
-    """Strawberry's ASGI handler with the service's own per-request context."""
+    """Strawberry's ASGI handler with the service's own per-request context.
+
+    A browser's GET gets GraphiQL from this service's own files (shopkit.explorer),
+    not Strawberry's page, which loads GraphiQL and React from a CDN.
+    """
 
     def __init__(self, schema: strawberry.Schema, context_factory: ContextFactory) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self._context_factory = context_factory
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        title = f"shopgraph subgraph at {request.url.netloc}"
+        return HTMLResponse(graphiql_page(title=title, endpoint=GRAPHQL_PATH))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Any:
         assert isinstance(request, Request), "subgraphs serve no websockets"
@@ -78,7 +90,8 @@ def create_app(
 ) -> Starlette:
     graphql = SubgraphGraphQL(schema, context_factory)
     routes: list[BaseRoute] = [
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
+        *asset_routes(),
         *health_routes(readiness),
         Route("/metrics", metrics_endpoint),
         *extra_routes,
