@@ -1,0 +1,125 @@
+"""Operations: liveness, readiness that follows the stores, and Prometheus metrics.
+
+`/health/live` answers 200 while the process serves; `/health/ready` answers 200 with
+`{"status": "ready", "checks": {...}}` only while every store answers, 503 `unavailable` otherwise.
+`/metrics` is the Prometheus text format with the counters the project's tests and dashboards read.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+
+from contract.implementations import Implementation
+from contract.processes import start_redis
+from contract.service import Delivery, running_delivery
+from contract.streams import PAYMENTS_STREAM, eventually, payment_captured, publish
+from contract.tokens import Caller
+
+SAMPLE = re.compile(
+    r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?P<labels>\{[^}]*\})?"
+    r" (?P<value>[-+]?(?:[0-9.e+-]+|NaN|Inf))( [0-9]+)?$"
+)
+COMMENT = re.compile(r"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*$")
+
+
+def samples(text: str) -> dict[str, float]:
+    """Each sample line of a Prometheus text exposition, `name{labels}` -> value; fails on anything else."""
+    found: dict[str, float] = {}
+    for line in text.splitlines():
+        if not line or COMMENT.match(line):
+            continue
+        match = SAMPLE.match(line)
+        assert match, f"not Prometheus text format: {line!r}"
+        found[match["name"] + (match["labels"] or "")] = float(match["value"])
+    return found
+
+
+def test_liveness(delivery: Delivery) -> None:
+    response = httpx.get(f"{delivery.base_url}/health/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "live"}
+
+
+def test_readiness_reports_its_checks(delivery: Delivery) -> None:
+    response = httpx.get(f"{delivery.base_url}/health/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["checks"]
+    assert all(value is True for value in body["checks"].values())
+
+
+def test_readiness_follows_the_store(implementation: Implementation, jwks_url: str, log_dir: Path) -> None:
+    own_dir = log_dir / "readiness"
+    own_dir.mkdir(exist_ok=True)
+    server = start_redis(own_dir)
+    try:
+        with running_delivery(
+            implementation, server, jwks_url, own_dir, name="delivery-readiness"
+        ) as instance:
+            ready = f"{instance.base_url}/health/ready"
+            server.process.stop()
+            down = eventually(
+                lambda: httpx.get(ready, timeout=5).status_code == 503, what="503 without Redis"
+            )
+            assert down
+            body = httpx.get(ready, timeout=5).json()
+            assert body["status"] == "unavailable"
+            assert False in body["checks"].values()
+            assert httpx.get(f"{instance.base_url}/health/live", timeout=5).status_code == 200
+
+            server = start_redis(own_dir, port=server.port)
+            eventually(lambda: httpx.get(ready, timeout=5).status_code == 200, what="ready again", timeout=30)
+    finally:
+        server.process.stop()
+
+
+def test_metrics_in_prometheus_format(
+    delivery: Delivery, events: redis.Redis, customer: Caller, store: redis.Redis
+) -> None:
+    order_id = uuid.uuid4().hex
+    publish(events, PAYMENTS_STREAM, payment_captured(order_id, customer.user_id))
+    eventually(lambda: store.get(f"delivery:by-order:{order_id}"), what="the delivery")
+    delivery.graphql(
+        "query($n: String!) { trackDelivery(trackingNumber: $n) { id } }", {"n": "SG" + "A" * 16}
+    )
+
+    def exposed() -> dict[str, float]:
+        found = samples(httpx.get(f"{delivery.base_url}/metrics").text)
+        labels = f'outcome="ok",stream="{PAYMENTS_STREAM}",type="payment.captured"'
+        handled = f"shopgraph_events_handled_total{{{labels}}}"
+        return found if any(_same_sample(name, handled) for name in found) else {}
+
+    response = httpx.get(f"{delivery.base_url}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    found = eventually(exposed, what="events_handled on /metrics")
+    names = {name.partition("{")[0] for name in found}
+    # The counters the N+1 tests and dashboards read (docs/architecture.md, libs/shopkit metrics).
+    assert {
+        "shopgraph_store_calls_total",
+        "shopgraph_store_commands_total",
+        "shopgraph_events_handled_total",
+        "shopgraph_worker_up",
+    } <= names
+    assert any(
+        name.startswith("shopgraph_store_commands_total") and 'store="redis"' in name for name in found
+    )
+    assert sum(value for name, value in found.items() if name.startswith("shopgraph_store_calls_total")) > 0
+
+
+def _same_sample(exposed: str, wanted: str) -> bool:
+    """The same metric and labels, whatever order the labels are printed in."""
+
+    def key(sample: str) -> tuple[str, frozenset[str]]:
+        name, _, labels = sample.partition("{")
+        return name, frozenset(labels.rstrip("}").split(",")) if labels else frozenset()
+
+    return key(exposed) == key(wanted)
