@@ -78,8 +78,13 @@ class GraphiQL:
     def __init__(self, page: Page, url: str) -> None:
         self.page = page
         page.goto(url)
-        # The container exists only once React has mounted GraphiQL from the served files.
-        expect(page.locator(".graphiql-container")).to_be_visible()
+        # GraphiQL draws its Run button once React has mounted it (a page's own markup,
+        # Strawberry's "Loading..." among them, has none).
+        expect(self._run_button).to_be_visible()
+
+    @property
+    def _run_button(self) -> Locator:
+        return self.page.get_by_role("button", name="Execute query (Ctrl-Enter)")
 
     def root_query_fields(self) -> list[str]:
         """Opens the documentation explorer on the Query type and lists its fields."""
@@ -98,7 +103,7 @@ class GraphiQL:
     def run(self, operation: str, expected: str) -> str:
         """Types the operation, runs it, and returns the result once it shows `expected`."""
         self._replace_text(self.page.locator(".graphiql-query-editor"), operation)
-        self.page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+        self._run_button.click()
         result = self.page.locator(".result-window")
         expect(result).to_contain_text(expected)
         return result.inner_text()
