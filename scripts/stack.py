@@ -7,7 +7,8 @@ programs in dependency order, each gated on its health: the stores (Redis, then
 the embedded MongoDB store: PostgreSQL, then FerretDB on it; their ports), users
 (/health/ready; the others verify tokens against its JWKS), orders, payments and
 delivery, then the router (its health check and a real
-`{ __typename }` query). Running it twice is harmless. Data lives in
+`{ __typename }` query), then, in the development profile, the explorer
+(GraphiQL for the graph, querying the router). Running it twice is harmless. Data lives in
 $STACK_DIR (default var/stack) and survives `down`/`up`.
 
 Everything is configured from the environment (see StackConfig); the e2e tests
@@ -43,7 +44,9 @@ SUBGRAPHS = ("users", "orders", "payments", "delivery")
 # the embedded MongoDB store may not (docs/architecture.md#the-embedded-store).
 DELIVERY_SECOND = "delivery2"
 ROUTERS = ("router", "gateway")
-PROGRAMS = (*STORES, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS)
+# GraphiQL for the composed graph, querying the router; development profile only.
+EXPLORER = "explorer"
+PROGRAMS = (*STORES, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS, EXPLORER)
 
 READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
@@ -139,6 +142,7 @@ class StackConfig:
             "payments": int(env.get("PAYMENTS_PORT", "4003")),
             "delivery": int(env.get("DELIVERY_PORT", "4004")),
             DELIVERY_SECOND: int(env.get("DELIVERY2_PORT", "4005")),
+            EXPLORER: int(env.get("EXPLORER_PORT", "4080")),
             "redis": int(env.get("REDIS_PORT", "6379")),
             "ferretdb": int(env.get("FERRETDB_PORT", "27017")),
             "postgresql": int(env.get("POSTGRESQL_PORT", "27018")),
@@ -160,6 +164,15 @@ class StackConfig:
         if program in ROUTERS:
             return f"http://127.0.0.1:{self.ports[program]}/"
         return f"http://127.0.0.1:{self.ports[program]}/graphql"
+
+    @property
+    def explorer_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports[EXPLORER]}/"
+
+    @property
+    def explorer_graph_url(self) -> str:
+        """The router the explorer queries: the first one `up` starts."""
+        return self.url((*self.routers, self.router)[0])
 
     def health_url(self, program: str) -> str:
         if program in ROUTERS:
@@ -190,6 +203,7 @@ class StackConfig:
             "EVENTS_REDIS_URL": f"{redis}/0",
             "DELIVERY_REDIS_URL": f"{redis}/1",
             "GATEWAY_DELIVERY_URL": self.url(self.processes("delivery")[-1]),
+            "GRAPH_URL": self.explorer_graph_url,
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
             "ADMIN_EMAIL": self.admin_email,
             "ADMIN_PASSWORD": self.admin_password,
@@ -406,6 +420,8 @@ class Stack:
             return _port_open(self.config.ports[program])
         if program in self.config.subgraph_programs:
             return _http_ok(self.config.health_url(program))
+        if program == EXPLORER:
+            return _http_ok(self.config.explorer_url + "health")
         return _http_ok(self.config.health_url(program)) and _answers_graphql(self.config.url(program))
 
     def wait_healthy(self, program: str) -> None:
@@ -457,6 +473,9 @@ class Stack:
         self.start("users")
         self.start("orders", "payments", *self.config.processes("delivery"))
         self.start(*self.config.routers)
+        # Its documentation explorer needs introspection, which only the development profile answers.
+        if self.config.profile == "dev":
+            self.start(EXPLORER)
 
     def down(self) -> None:
         if not self.supervisord_running():
@@ -481,6 +500,8 @@ class Stack:
             lines.append(f"{name:<15} {config.url(router)}   (health {config.health_url(router)})")
         if "router" in config.routers:
             lines.append(f"{'router metrics':<15} http://127.0.0.1:{config.ports['router_metrics']}/metrics")
+        if config.profile == "dev":
+            lines.append(f"{'explorer':<15} {config.explorer_url}   (GraphiQL for the graph)")
         for subgraph in config.subgraph_programs:
             lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
         if config.external_mongodb_uri:

@@ -51,6 +51,7 @@ TEST_STACK_ENV = {
     # Apollo Gateway the second, and both consume events (tests/faults/test_two_deliveries.py).
     "DELIVERY_PROCESSES": "2",
     "DELIVERY2_PORT": "14005",
+    "EXPLORER_PORT": "14080",
     "REDIS_PORT": "16379",
     "FERRETDB_PORT": "17017",
     "POSTGRESQL_PORT": "17018",

@@ -48,3 +48,11 @@ def test_a_second_delivery_process_serves_apollo_gateway() -> None:
 def test_delivery_runs_as_one_or_two_processes_only() -> None:
     with pytest.raises(StackError, match="DELIVERY_PROCESSES must be 1 or 2"):
         StackConfig.from_env({"DELIVERY_PROCESSES": "3"})
+
+
+def test_the_explorer_queries_the_first_router_the_stack_starts() -> None:
+    config = StackConfig.from_env({"ROUTER": "gateway", "GATEWAY_PORT": "4100", "EXPLORER_PORT": "4180"})
+
+    assert config.explorer_url == "http://127.0.0.1:4180/"
+    assert config.supervisord_env()["GRAPH_URL"] == "http://127.0.0.1:4100/"
+    assert StackConfig.from_env({}).explorer_url == "http://127.0.0.1:4080/"
