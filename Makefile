@@ -9,7 +9,7 @@ SUBGRAPHS := users orders payments delivery
 export PATH := $(PATH):$(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 STACK := uv run --frozen python scripts/stack.py
 
-.PHONY: help setup deps router up down status logs restart explorer dead-letters \
+.PHONY: help setup deps router up down status logs restart dead-letters \
         export-schemas compose accept-schema-change check-schema \
         lint typecheck test test-units test-root test-e2e chaos
 
@@ -31,7 +31,7 @@ router: ## build the pinned Apollo Router (once; never rebuilt while the binary 
 
 # ---- the local stack (ROUTER=gateway for Apollo Gateway, ROUTER_PROFILE=prod for the production config)
 
-up: setup ## start stores, subgraphs and router; returns when the graph answers on http://127.0.0.1:4000/
+up: setup ## start stores, subgraphs, router (and GraphiQL for it on :4080); returns when the graph answers on http://127.0.0.1:4000/
 	@$(STACK) up
 
 down: ## stop the stack (data stays in var/stack)
@@ -45,9 +45,6 @@ logs: ## follow the logs of every process (make logs p=users for one)
 
 dead-letters: ## list the events consumers set aside; a="replay <stream> <group> <id>|--all" replays
 	@uv run --frozen python scripts/dead_letters.py $(or $(a),list)
-
-explorer: deps ## GraphiQL for the composed graph on http://127.0.0.1:4080/, querying the router (dev profile; Ctrl-C stops it)
-	@GRAPH_URL=$${GRAPH_URL:-http://127.0.0.1:$${ROUTER_PORT:-4000}/} uv run --frozen --project libs/shopkit python -m shopkit.explorer
 
 restart: ## restart one process and wait until it is healthy: make restart p=orders
 	@test -n "$(p)" || { echo "usage: make restart p=<program>"; exit 2; }

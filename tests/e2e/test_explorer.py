@@ -1,5 +1,5 @@
 """The explorers in a real browser with no internet: each subgraph's GraphiQL, and the
-composed graph's (shopkit.explorer.server, pointed at the router).
+composed graph's (the stack's `explorer` program, shopkit.explorer, pointed at the router).
 
 Chromium may reach this machine only (tests/e2e/graphiql.py); a page that needed
 a CDN, or a router that refused the explorer's cross-origin requests, fails here.
@@ -72,12 +72,16 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None
 
 @pytest.fixture(scope="module")
 def graph_explorer_url(router_name: str, router_url: str, stack_control: Stack) -> Iterator[str]:
-    """`make explorer`'s server, pointed at this router, on a free port."""
+    """The stack's explorer, which queries its first router; for the other router the
+    same program is started on a free port, pointed at it."""
+    config = stack_control.config
+    if router_url == config.explorer_graph_url:
+        yield config.explorer_url
+        return
     port = free_port()
-    log = stack_control.config.stack_dir / "logs" / f"explorer-{router_name}.log"
-    log.parent.mkdir(parents=True, exist_ok=True)
+    log = config.stack_dir / "logs" / f"explorer-{router_name}.log"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env |= {"GRAPH_URL": router_url, "HOST": "127.0.0.1", "PORT": str(port)}
+    env |= {"GRAPH_URL": router_url, "PORT": str(port)}
     command = ["uv", "run", "--frozen", "--project", "libs/shopkit", "python", "-m", "shopkit.explorer"]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
