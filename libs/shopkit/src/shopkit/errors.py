@@ -1,14 +1,22 @@
 """GraphQL errors a client may see, and the masking of everything else.
 
 Every error a resolver raises on purpose is a `ShopError` carrying an
-`extensions.code` that clients can branch on. Anything else is a bug or an
-outage and reaches the client as "Internal server error." without detail.
+`extensions.code` that clients can branch on. A store that cannot be reached
+(restarting, failing over, out of connections) reaches the client as
+SERVICE_UNAVAILABLE with `retryable: true`. Anything else is a bug and reaches
+the client as "Internal server error." without detail.
 """
 
 from typing import Any
 
 from graphql import GraphQLError
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.extensions import MaskErrors
+
+STORE_UNREACHABLE = (ConnectionFailure, RedisConnectionError, RedisTimeoutError)
+STORE_RETRY_AFTER_SECONDS = 1
 
 
 class ShopError(Exception):
@@ -76,5 +84,13 @@ class MaskInternalErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
+        if isinstance(error.original_error, STORE_UNREACHABLE):
+            masked.message = "A store this operation needs cannot be reached right now; retry shortly."
+            masked.extensions = {
+                "code": ServiceUnavailable.code,
+                "retryable": True,
+                "retryAfterSeconds": STORE_RETRY_AFTER_SECONDS,
+            }
+        else:
+            masked.extensions = {"code": "INTERNAL_SERVER_ERROR"}
         return masked

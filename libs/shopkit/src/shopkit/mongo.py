@@ -58,6 +58,10 @@ def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tup
         uri,
         tz_aware=True,
         serverSelectionTimeoutMS=3000,
+        # After a store restart the driver refuses commands ("connection pool paused")
+        # until its monitor next sees the server: every 10 s by default, which is
+        # 10 s of refusals (tests/faults/test_store_restart.py).
+        heartbeatFrequencyMS=1000,
         event_listeners=[_CommandCounter()],
         **options,
     )
