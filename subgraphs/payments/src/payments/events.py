@@ -9,15 +9,12 @@ Consumed (group "payments", stream shopgraph.events.orders):
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from payments.config import SERVICE
 from payments.store import ORDER_OPEN, PaymentStore
 from shopkit.events.envelope import Event, stream_for
 from shopkit.mongo import Document
-
-if TYPE_CHECKING:
-    from payments.operations import Payments
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +110,18 @@ class OrderNotProjectedYet(Exception):
     """order.cancelled came before order.placed: the consumer retries it later."""
 
 
+class OrderEffects(Protocol):
+    """What the orders stream's events set off beyond the store (`payments.operations.Payments`)."""
+
+    def order_recorded(self, order_id: str) -> None: ...
+
+    async def refund_cancelled_order(self, order: Document, event: Event) -> None: ...
+
+
 class OrderEventHandler:
     """Handles the orders stream's events; every effect is idempotent by event id."""
 
-    def __init__(self, store: PaymentStore, payments: "Payments") -> None:
+    def __init__(self, store: PaymentStore, payments: OrderEffects) -> None:
         self._store = store
         self._payments = payments
 
