@@ -5,13 +5,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 SUBGRAPHS := users orders payments delivery
+DELIVERY_TS := subgraphs/delivery-ts
 # Where `pip install uv` puts uv on a fresh machine (scripts/setup.sh), in case it is not on PATH.
 export PATH := $(PATH):$(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 STACK := uv run --frozen python scripts/stack.py
 
 .PHONY: help setup deps router up down status logs restart dead-letters \
         export-schemas compose accept-schema-change check-schema \
-        lint typecheck test test-units test-root test-e2e chaos
+        lint typecheck test test-units test-root test-e2e test-contract chaos
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
@@ -21,10 +22,16 @@ help: ## list the targets
 setup: ## install what is missing: redis-server, FerretDB, the Apollo Router (first build is long), npm and uv deps
 	@scripts/setup.sh
 
-deps: ## only the project dependencies: the npm installs (router/, the explorer's) and every uv environment
+deps: $(DELIVERY_TS)/dist/src/main.js ## only the project dependencies: the npm installs (router/, the explorer's, delivery-ts) and every uv environment
 	@scripts/npm-ci.sh router
+	@scripts/npm-ci.sh $(DELIVERY_TS)
 	@scripts/npm-ci.sh libs/shopkit/src/shopkit/explorer
 	@for project in . libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do uv sync --frozen --quiet --project $$project; done
+
+# The TypeScript delivery (subgraphs/delivery-ts), compiled when its sources or lock file change.
+$(DELIVERY_TS)/dist/src/main.js: $(wildcard $(DELIVERY_TS)/src/* $(DELIVERY_TS)/test/*) $(DELIVERY_TS)/tsconfig.json $(DELIVERY_TS)/package-lock.json
+	@scripts/npm-ci.sh $(DELIVERY_TS)
+	@echo "==> tsc ($(DELIVERY_TS))"; cd $(DELIVERY_TS) && npx tsc -p tsconfig.json
 
 router: ## build the pinned Apollo Router (once; never rebuilt while the binary exists)
 	@scripts/install-router.sh
@@ -73,11 +80,16 @@ typecheck: deps ## mypy --strict, each project in its own environment
 	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do \
 	  echo "==> mypy $$project"; (cd $$project && uv run --frozen mypy src tests) || status=1; done; \
 	echo "==> mypy bench"; (cd bench && uv run --frozen mypy .) || status=1; \
+	echo "==> tsc --strict $(DELIVERY_TS)"; (cd $(DELIVERY_TS) && npx tsc -p tsconfig.json --noEmit) || status=1; \
 	echo "==> mypy (root: tests, scripts)"; uv run --frozen mypy || status=1; exit $$status
 
 test-units: deps ## each service's tests and shopkit's, against real stores; the bench's own tests
 	@status=0; for project in libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)) bench; do \
-	  echo "==> pytest $$project"; (cd $$project && uv run --frozen pytest -q) || status=1; done; exit $$status
+	  echo "==> pytest $$project"; (cd $$project && uv run --frozen pytest -q) || status=1; done; \
+	echo "==> node --test $(DELIVERY_TS)"; (cd $(DELIVERY_TS) && node --test dist/test/) || status=1; exit $$status
+
+test-contract: deps ## the delivery contract suite against both implementations (tests/contract/README.md)
+	@uv run --frozen pytest -q tests/contract
 
 test-root: deps ## the root tests: schema checks, router config, end to end through both routers
 	@echo "==> pytest tests/ (root)"

@@ -18,6 +18,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from contract.processes import REPO
+
 
 @dataclass(frozen=True)
 class Implementation:
@@ -36,6 +38,12 @@ KNOWN = {
     "python": Implementation(
         "python",
         ("uv", "run", "--frozen", "--project", "subgraphs/delivery", "python", "-m", "delivery"),
+    ),
+    "typescript": Implementation(
+        "typescript",
+        ("node", "subgraphs/delivery-ts/dist/src/main.js"),
+        built_file=REPO / "subgraphs" / "delivery-ts" / "dist" / "src" / "main.js",
+        build_hint="run `make deps` (npm ci and tsc in subgraphs/delivery-ts)",
     ),
 }
 

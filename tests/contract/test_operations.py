@@ -1,7 +1,8 @@
 """Operations: liveness, readiness that follows the stores, and Prometheus metrics.
 
 `/health/live` answers 200 while the process serves; `/health/ready` answers 200 with
-`{"status": "ready", "checks": {...}}` only while every store answers, 503 `unavailable` otherwise.
+`{"status": "ready", "checks": {...}}` only while every store answers, 503 `unavailable` otherwise;
+meanwhile operations that need the store are refused as retryable SERVICE_UNAVAILABLE.
 `/metrics` is the Prometheus text format with the counters the project's tests and dashboards read.
 """
 
@@ -16,6 +17,7 @@ import redis
 
 from contract.implementations import Implementation
 from contract.processes import start_redis
+from contract.queries import data_of
 from contract.service import Delivery, running_delivery
 from contract.streams import PAYMENTS_STREAM, eventually, payment_captured, publish
 from contract.tokens import Caller
@@ -56,27 +58,40 @@ def test_readiness_reports_its_checks(delivery: Delivery) -> None:
     assert all(value is True for value in body["checks"].values())
 
 
-def test_readiness_follows_the_store(implementation: Implementation, jwks_url: str, log_dir: Path) -> None:
-    own_dir = log_dir / "readiness"
+def test_without_its_store_it_is_unready_and_answers_retryable_service_unavailable(
+    implementation: Implementation, jwks_url: str, log_dir: Path, admin: Caller
+) -> None:
+    own_dir = log_dir / "store-outage"
     own_dir.mkdir(exist_ok=True)
     server = start_redis(own_dir)
     try:
-        with running_delivery(
-            implementation, server, jwks_url, own_dir, name="delivery-readiness"
-        ) as instance:
+        with running_delivery(implementation, server, jwks_url, own_dir, name="delivery-outage") as instance:
             ready = f"{instance.base_url}/health/ready"
+            lookup = ("query($id: ID!) { delivery(id: $id) { id } }", {"id": uuid.uuid4().hex})
+            assert data_of(instance.graphql(*lookup, admin)) == {"delivery": None}
             server.process.stop()
-            down = eventually(
-                lambda: httpx.get(ready, timeout=5).status_code == 503, what="503 without Redis"
-            )
-            assert down
+
+            eventually(lambda: httpx.get(ready, timeout=5).status_code == 503, what="503 without Redis")
             body = httpx.get(ready, timeout=5).json()
             assert body["status"] == "unavailable"
             assert False in body["checks"].values()
             assert httpx.get(f"{instance.base_url}/health/live", timeout=5).status_code == 200
+            refused = instance.graphql(*lookup, admin)
+            assert refused["data"] == {"delivery": None}, refused
+            [error] = refused["errors"]
+            assert (
+                error["message"] == "A store this operation needs cannot be reached right now; retry shortly."
+            )
+            assert error["extensions"] == {
+                "code": "SERVICE_UNAVAILABLE",
+                "retryable": True,
+                "retryAfterSeconds": 1,
+            }
 
             server = start_redis(own_dir, port=server.port)
             eventually(lambda: httpx.get(ready, timeout=5).status_code == 200, what="ready again", timeout=30)
+            answered = instance.graphql(*lookup, admin)
+            assert answered == {"data": {"delivery": None}}, f"{answered}\n{instance.process.log_tail()}"
     finally:
         server.process.stop()
 

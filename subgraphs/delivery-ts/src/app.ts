@@ -1,0 +1,97 @@
+// createApp(): the delivery subgraph with its Redis store, outbox relay and event consumer.
+
+import type { Server } from "node:http";
+
+import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
+import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
+import { Redis } from "ioredis";
+
+import { TokenVerifier } from "./auth.js";
+import type { Settings } from "./config.js";
+import { authenticate, makeContext, type Context } from "./context.js";
+import { maskErrors } from "./errors.js";
+import { EventHandlers, OutboxRelay, consumer } from "./events.js";
+import { createHttpServer } from "./http.js";
+import { aliasLimit, depthLimit } from "./limits.js";
+import { buildSchema } from "./schema.js";
+import { DeliveryStore } from "./store.js";
+import { Supervisor } from "./supervisor.js";
+
+const READY_TIMEOUT_MS = 1000;
+
+export interface App {
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+export async function createApp(settings: Settings): Promise<App> {
+  const storeRedis = connect(settings.redisUrl);
+  const eventsRedis = connect(settings.eventsRedisUrl);
+  const consumerRedis = eventsRedis.duplicate(); // XREADGROUP blocks its connection
+  const store = new DeliveryStore(storeRedis);
+  const relay = new OutboxRelay(store, eventsRedis);
+  const handlers = new EventHandlers(store, relay.notify);
+  const workers = new Supervisor({
+    "delivery-outbox-relay": (signal) => relay.run(signal),
+    "delivery-consumer": (signal) => consumer(consumerRedis, handlers).run(signal),
+  });
+  const verifier = new TokenVerifier(settings.jwksUrl);
+
+  const apollo = new ApolloServer<Context>({
+    schema: buildSchema(),
+    formatError: maskErrors,
+    includeStacktraceInErrorResponses: false,
+    parseOptions: { maxTokens: settings.maxTokens },
+    validationRules: [depthLimit(settings.maxDepth), aliasLimit(settings.maxAliases)],
+    plugins: [ApolloServerPluginInlineTraceDisabled(), requestErrorsWithStatus200],
+  });
+  await apollo.start();
+  workers.start();
+
+  const server = createHttpServer({
+    apollo,
+    context: async (request) =>
+      makeContext(request.headers, await authenticate(request.headers, verifier), store, relay.notify),
+    readiness: {
+      redis: () => isReady(storeRedis),
+      events: () => isReady(eventsRedis),
+      ...workers.readiness,
+    },
+  });
+
+  return {
+    server,
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await workers.stop();
+      await apollo.stop();
+      await store.close();
+      await Promise.all([storeRedis, eventsRedis, consumerRedis].map((client) => client.quit().catch(() => undefined)));
+    },
+  };
+}
+
+/**
+ * Apollo Server answers an operation it cannot parse or validate with HTTP 400. For
+ * `application/json` responses GraphQL over HTTP asks for 200 with the errors in the body,
+ * which is what every shopgraph subgraph answers (the errors say what was wrong).
+ */
+const requestErrorsWithStatus200: ApolloServerPlugin<Context> = {
+  async requestDidStart() {
+    return {
+      async willSendResponse({ response }) {
+        if (response.http.status === 400) response.http.status = 200;
+      },
+    };
+  },
+};
+
+function connect(url: string): Redis {
+  return new Redis(url, { connectTimeout: 3000, maxRetriesPerRequest: 2 });
+}
+
+async function isReady(redis: Redis): Promise<boolean> {
+  const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), READY_TIMEOUT_MS).unref());
+  const ping = redis.ping().then((reply) => reply === "PONG", () => false);
+  return Promise.race([ping, timeout]);
+}

@@ -1,0 +1,36 @@
+// Settings from environment variables, with the defaults of a local stack
+// (docs/architecture.md, "Configuration"; the same variables as the Python delivery).
+
+export interface Settings {
+  readonly host: string;
+  readonly port: number;
+  readonly redisUrl: string;
+  readonly eventsRedisUrl: string;
+  readonly jwksUrl: string;
+  readonly maxDepth: number;
+  readonly maxAliases: number;
+  readonly maxTokens: number;
+}
+
+export const DEFAULT_PORT = 4004;
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  return {
+    host: env["HOST"] ?? "127.0.0.1",
+    port: integer(env, "PORT", DEFAULT_PORT),
+    redisUrl: env["REDIS_URL"] ?? "redis://127.0.0.1:6379/1",
+    eventsRedisUrl: env["EVENTS_REDIS_URL"] ?? "redis://127.0.0.1:6379/0",
+    jwksUrl: env["JWKS_URL"] ?? "http://127.0.0.1:4001/.well-known/jwks.json",
+    maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12),
+    maxAliases: integer(env, "GRAPHQL_MAX_ALIASES", 30),
+    maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 4000),
+  };
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw new Error(`${name} must be an integer, not ${JSON.stringify(raw)}`);
+  return value;
+}

@@ -1,0 +1,102 @@
+// The HTTP server around the subgraph: POST /graphql (Apollo Server), /health/live,
+// /health/ready and /metrics, on Node's own http module.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+
+import { HeaderMap, type ApolloServer } from "@apollo/server";
+
+import type { Context } from "./context.js";
+import { registry } from "./metrics.js";
+
+const MAX_BODY_BYTES = 1_000_000;
+
+export type ReadinessCheck = () => Promise<boolean>;
+
+export interface HttpOptions {
+  readonly apollo: ApolloServer<Context>;
+  readonly context: (request: IncomingMessage) => Promise<Context>;
+  readonly readiness: Readonly<Record<string, ReadinessCheck>>;
+}
+
+export function createHttpServer(options: HttpOptions): Server {
+  return createServer((request, response) => {
+    route(options, request, response).catch((error: unknown) => {
+      if (!response.headersSent) send(response, 500, "text/plain", `Internal server error.\n`);
+      else response.destroy(error instanceof Error ? error : undefined);
+    });
+  });
+}
+
+async function route(options: HttpOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? "/", "http://delivery");
+  if (url.pathname === "/graphql") {
+    if (request.method !== "POST") {
+      response.setHeader("allow", "POST");
+      return send(response, 405, "text/plain", "Send GraphQL operations with POST.\n");
+    }
+    return graphql(options, request, response, url.search);
+  }
+  if (url.pathname === "/health/live") return sendJson(response, 200, { status: "live" });
+  if (url.pathname === "/health/ready") return ready(options.readiness, response);
+  if (url.pathname === "/metrics") return send(response, 200, registry.contentType, await registry.metrics());
+  return send(response, 404, "text/plain", "Not found.\n");
+}
+
+async function graphql(options: HttpOptions, request: IncomingMessage, response: ServerResponse, search: string): Promise<void> {
+  let body: unknown;
+  try {
+    body = JSON.parse(await readBody(request));
+  } catch {
+    return send(response, 400, "text/plain", "Unable to parse request body as JSON");
+  }
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(", ") : value);
+  }
+  const result = await options.apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest: { method: "POST", headers, search, body },
+    context: () => options.context(request),
+  });
+  for (const [name, value] of result.headers) response.setHeader(name, value);
+  response.statusCode = result.status ?? 200;
+  if (result.body.kind === "complete") {
+    response.end(result.body.string);
+    return;
+  }
+  for await (const chunk of result.body.asyncIterator) response.write(chunk);
+  response.end();
+}
+
+async function ready(checks: Readonly<Record<string, ReadinessCheck>>, response: ServerResponse): Promise<void> {
+  const results: Record<string, boolean> = {};
+  for (const [name, check] of Object.entries(checks)) results[name] = await check().catch(() => false);
+  const healthy = Object.values(results).every(Boolean);
+  sendJson(response, healthy ? 200 : 503, { status: healthy ? "ready" : "unavailable", checks: results });
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(new Error("request body too large"));
+        request.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    request.on("error", reject);
+  });
+}
+
+function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  send(response, status, "application/json", JSON.stringify(body));
+}
+
+function send(response: ServerResponse, status: number, contentType: string, body: string): void {
+  response.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body) });
+  response.end(body);
+}
