@@ -98,6 +98,11 @@ class StackConfig:
             return ("delivery", DELIVERY_SECOND)
         return (service,)
 
+    def serving(self, service: str, router: str) -> str:
+        """The program of the service that this router sends its requests to."""
+        programs = self.processes(service)
+        return programs[-1] if router == "gateway" else programs[0]
+
     @property
     def subgraph_programs(self) -> tuple[str, ...]:
         return tuple(program for service in SUBGRAPHS for program in self.processes(service))
@@ -202,7 +207,7 @@ class StackConfig:
             "FERRETDB_POSTGRESQL_URL": self.ferretdb_postgresql_url,
             "EVENTS_REDIS_URL": f"{redis}/0",
             "DELIVERY_REDIS_URL": f"{redis}/1",
-            "GATEWAY_DELIVERY_URL": self.url(self.processes("delivery")[-1]),
+            "GATEWAY_DELIVERY_URL": self.url(self.serving("delivery", "gateway")),
             "GRAPH_URL": self.explorer_graph_url,
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
             "ADMIN_EMAIL": self.admin_email,

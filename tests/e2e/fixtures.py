@@ -7,7 +7,7 @@ clients of the stores for counting what really happened. Each suite's
 conftest.py imports them.
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -50,8 +50,13 @@ def subgraph_urls(stack_control: Stack) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def metrics_urls(subgraph_urls: Mapping[str, str]) -> dict[str, str]:
-    return {name: url.removesuffix("/graphql") + "/metrics" for name, url in subgraph_urls.items()}
+def metrics_urls(stack_control: Stack, router_name: str) -> dict[str, str]:
+    """Each service's /metrics, of the process that this router sends its requests to."""
+    config = stack_control.config
+    return {
+        name: config.url(config.serving(name, router_name)).removesuffix("/graphql") + "/metrics"
+        for name in SUBGRAPHS
+    }
 
 
 @pytest.fixture(scope="session")
