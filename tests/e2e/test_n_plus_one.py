@@ -14,8 +14,9 @@ N=30:
 
 Services also talk to their stores in the background, which keeps out of the
 comparison thus:
-- delivery's outbox relay polls about once a second; its round trips are
-  labelled `OUTBOX ...`, which the request path never uses, and are left out;
+- delivery's outbox relay publishes what the event handlers wrote; its round
+  trips are labelled `OUTBOX ...`, which the request path never uses, and are
+  left out;
 - the Mongo services' relays sweep every 30 s and may land in one window, so
   each measurement is repeated and the smallest delta kept (noise only adds).
 With N+1 loading, some service's calls for N=30 would exceed its N=5 calls by
@@ -44,7 +45,7 @@ CALL = re.compile(r'call="(?P<call>[^"]*)"')
 # The label prefix of delivery's outbox relay's commands and the names of its
 # store calls (see the module's docstring).
 BACKGROUND_PREFIX = "OUTBOX "
-BACKGROUND_CALLS = ("DeliveryStore.outbox_peek", "DeliveryStore.outbox_remove")
+BACKGROUND_CALLS = ("DeliveryOutbox.read", "DeliveryOutbox.pending", "DeliveryOutbox.remove")
 MONGO_SERVICES = ("users", "orders", "payments")
 
 

@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import OutboxRelay, outbox_flag, outbox_push
+from shopkit.events.outbox import MongoOutbox, OutboxRelay, outbox_flag, outbox_push
 from shopkit.events.streams import publish, read_events
 from shopkit.mongo import Database, MongoDB
 from shopkit.redis_client import connect as connect_redis
@@ -42,7 +42,7 @@ async def test_relay_publishes_each_event_once_and_empties_the_outbox(
     await database.things.insert_one({"_id": "t1", "outbox": [first.to_doc()], **outbox_flag()})
     await database.things.update_one({"_id": "t1"}, {"$push": outbox_push(second), "$set": outbox_flag()})
 
-    relay = OutboxRelay(mongodb, "things", redis, stream)
+    relay = OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream)
     assert await relay.relay_pending() == 2
     assert await relay.relay_pending() == 0
 
@@ -59,7 +59,7 @@ async def test_a_relay_that_died_before_removing_republishes(
     # The first relay published, then died before it could remove the event.
     await publish(redis, stream, event)
 
-    await OutboxRelay(mongodb, "things", redis, stream).relay_pending()
+    await OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream).relay_pending()
 
     published = await read_events(redis, stream)
     assert [e.id for e in published] == [event.id, event.id]  # consumers dedupe by id
@@ -74,7 +74,7 @@ async def test_events_keep_their_content_through_the_outbox(
         "order.placed", {"total": {"amount": 1299, "currency": "USD"}}, "orders", traceparent="00-abc-01"
     )
     await database.things.insert_one({"_id": "t1", "outbox": [event.to_doc()], **outbox_flag()})
-    await OutboxRelay(mongodb, "things", redis, stream).relay_pending()
+    await OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream).relay_pending()
     [received] = await read_events(redis, stream)
     assert received == event
 
@@ -86,7 +86,7 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
     # By a process that crashed before relaying.
     left_behind = Event("a.b", {"n": 1}, "test")
     await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()], **outbox_flag()})
-    relay = OutboxRelay(mongodb, "things", redis, stream, sweep_interval=3600)
+    relay = OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream, sweep_interval=3600)
     task = asyncio.create_task(relay.run())
     try:
         fresh = Event("a.b", {"n": 2}, "test")
@@ -112,7 +112,7 @@ async def test_the_sweep_reads_only_flagged_documents_and_clears_the_flag(
     await database.things.insert_one({"_id": "flagged", "outbox": [flagged.to_doc()], **outbox_flag()})
     # Every write that pushes events sets the flag; a document without it is never swept.
     await database.things.insert_one({"_id": "unflagged", "outbox": [unflagged.to_doc()]})
-    relay = OutboxRelay(mongodb, "things", redis, stream)
+    relay = OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream)
 
     assert await relay.relay_pending() == 1
     assert [event.id for event in await read_events(redis, stream)] == [flagged.id]
@@ -128,7 +128,7 @@ async def test_an_entry_that_is_not_an_event_is_dead_lettered_and_the_rest_publi
     poison = {"type": "a.b", "data": {"n": 2}}  # no id, version, producer...
     await database.things.insert_one({"_id": "t1", "outbox": [poison, good.to_doc()], **outbox_flag()})
 
-    relay = OutboxRelay(mongodb, "things", redis, stream)
+    relay = OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream)
     assert await relay.relay_pending() == 2
 
     assert [event.id for event in await read_events(redis, stream)] == [good.id]

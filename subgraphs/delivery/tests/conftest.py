@@ -62,7 +62,14 @@ async def settings(redis_url: str, same_redis: bool) -> Settings:
         redis = redis_client.connect(url)
         await redis.flushdb()
         await redis.aclose()
-    return Settings(redis_url=store_url, events_redis_url=events_url, jwks_url="http://127.0.0.1:9/unused")
+    # The tests write through a store of their own, as another process would: the app's
+    # relay finds those events by sweeping, so it sweeps often.
+    return Settings(
+        redis_url=store_url,
+        events_redis_url=events_url,
+        jwks_url="http://127.0.0.1:9/unused",
+        outbox_sweep_seconds=0.2,
+    )
 
 
 @pytest.fixture
@@ -111,7 +118,7 @@ def store(store_redis: Redis) -> DeliveryStore:
 
 @pytest.fixture
 def handlers(store: DeliveryStore) -> EventHandlers:
-    return EventHandlers(store, outbox_written=lambda: None)
+    return EventHandlers(store)
 
 
 @dataclass(frozen=True)

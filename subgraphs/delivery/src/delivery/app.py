@@ -8,13 +8,14 @@ from starlette.requests import Request
 
 from delivery.config import Settings
 from delivery.context import Context
-from delivery.events import EventHandlers, OutboxRelay, consumer
+from delivery.events import STREAM, EventHandlers, consumer
 from delivery.loaders import Loaders
 from delivery.schema import schema
-from delivery.store import DeliveryStore
+from delivery.store import DeliveryOutbox, DeliveryStore
 from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.context import authenticate, traceparent
+from shopkit.events.outbox import OutboxRelay
 from shopkit.http import create_app as create_subgraph_app
 
 
@@ -24,9 +25,11 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
     verifier = verifier or TokenVerifier(settings.jwks_url)
     store_redis = redis_client.connect(settings.redis_url)
     events_redis = redis_client.connect(settings.events_redis_url)
-    store = DeliveryStore(store_redis)
-    relay = OutboxRelay(store, events_redis)
-    handlers = EventHandlers(store, outbox_written=relay.notify)
+    relay = OutboxRelay(
+        DeliveryOutbox(store_redis), events_redis, STREAM, sweep_interval=settings.outbox_sweep_seconds
+    )
+    store = DeliveryStore(store_redis, outbox_written=relay.notify)
+    handlers = EventHandlers(store)
     workers = tasks.Supervisor(
         {
             "delivery-outbox-relay": relay.run,
@@ -49,7 +52,6 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
             loaders=Loaders(store),
             store=store,
             traceparent=traceparent(request),
-            outbox_written=relay.notify,
         )
 
     async def store_ready() -> bool:

@@ -1,6 +1,5 @@
 """The per-request context every resolver sees as `info.context`."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from delivery.loaders import Loaders
@@ -14,5 +13,3 @@ class Context:
     loaders: Loaders
     store: DeliveryStore
     traceparent: str | None
-    # Wakes the outbox relay after a mutation wrote an event.
-    outbox_written: Callable[[], None]

@@ -1,4 +1,4 @@
-"""Delivery's events: the ones it produces, the ones it consumes, and the outbox relay.
+"""Delivery's events: the ones it produces and the ones it consumes.
 
 Produced on `shopgraph.events.delivery` (schemas in events/schemas/):
 - `delivery.scheduled` when a captured payment creates the order's delivery;
@@ -9,25 +9,22 @@ Consumed in the consumer group "delivery":
   order was cancelled first;
 - `order.cancelled` (orders) leaves a tombstone and cancels a SCHEDULED delivery.
 Other event types on those streams are not ours and are acknowledged untouched.
+Produced events leave through the store's outbox (`store.DeliveryOutbox`).
 """
 
-import asyncio
 import base64
-import contextlib
 import hashlib
 import logging
 import secrets
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from delivery.store import DeliveryRecord, DeliveryStatus, DeliveryStore, StatusChange, TrackingEntry
 from shopkit.events.envelope import Event, stream_for
-from shopkit.events.streams import StreamConsumer, default_consumer_name, publish
+from shopkit.events.streams import StreamConsumer, default_consumer_name
 
 log = logging.getLogger(__name__)
 
@@ -126,9 +123,8 @@ def _order_digest(order_id: str) -> bytes:
 class EventHandlers:
     """Applies consumed events to the store; each is idempotent by event id and order id."""
 
-    def __init__(self, store: DeliveryStore, outbox_written: Callable[[], None]) -> None:
+    def __init__(self, store: DeliveryStore) -> None:
         self._store = store
-        self._outbox_written = outbox_written
 
     async def handle(self, event: Event) -> None:
         if event.type == "payment.captured":
@@ -150,21 +146,17 @@ class EventHandlers:
             delivery_scheduled(delivery, event.traceparent),
             applied_event_id=event.id,
         )
-        if created:
-            self._outbox_written()
-        else:
+        if not created:
             log.info("payment.captured %s for order %s: no new delivery", event.id, delivery.order_id)
 
     async def order_cancelled(self, event: Event) -> None:
         order_id = _text(event.data, "orderId")
-        change = await self._store.cancel_for_order(
+        await self._store.cancel_for_order(
             order_id,
             cancelled_at=datetime.now(UTC),
             applied_event_id=event.id,
             event_for=lambda change: delivery_status_changed(change, event.traceparent),
         )
-        if change is not None:
-            self._outbox_written()
 
 
 def consumer(events_redis: Redis, handlers: EventHandlers) -> StreamConsumer:
@@ -195,54 +187,3 @@ def _address(value: Any) -> dict[str, str | None]:
         "postalCode": _text(value, "postalCode"),
         "country": _text(value, "country"),
     }
-
-
-# The outbox relay.
-
-
-class OutboxRelay:
-    """Publishes the store's outbox to `shopgraph.events.delivery`, oldest first.
-
-    Writes made by this process wake the relay at once (`notify`); the idle
-    poll only picks up entries another process left behind, such as an
-    instance that died before relaying them.
-    """
-
-    def __init__(
-        self,
-        store: DeliveryStore,
-        events_redis: Redis,
-        *,
-        idle_interval: float = 1.0,
-        batch: int = 100,
-    ) -> None:
-        self._store = store
-        self._events_redis = events_redis
-        self._idle_interval = idle_interval
-        self._batch = batch
-        self._wakeup = asyncio.Event()
-
-    def notify(self) -> None:
-        """Tells the relay that an event was just written, to skip the idle wait."""
-        self._wakeup.set()
-
-    async def run(self) -> None:
-        while True:
-            try:
-                relayed = await self.relay_pending()
-            except (RedisError, OSError) as error:
-                log.warning("delivery outbox relay paused: %s", error)
-                relayed = 0
-                await asyncio.sleep(1.0)
-            if relayed == 0:
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=self._idle_interval)
-
-    async def relay_pending(self) -> int:
-        """Publishes the pending events once; returns how many it published."""
-        entries = await self._store.outbox_peek(self._batch)
-        for entry in entries:
-            await publish(self._events_redis, STREAM, Event.from_json(entry))
-            await self._store.outbox_remove(entry)
-        return len(entries)

@@ -167,7 +167,6 @@ class Mutation:
             at=datetime.now(UTC),
             event_for=lambda change: delivery_status_changed(change, traceparent),
         )
-        info.context.outbox_written()
         return Delivery.from_record(change.delivery)
 
 

@@ -21,9 +21,11 @@ is re-read and retried, so concurrent duplicates of an event cannot both apply.
 
 Produced events go through the outbox rather than straight to the stream
 because the events stream may live on another Redis (`EVENTS_REDIS_URL`) that
-no MULTI here can reach; `events.OutboxRelay` XADDs each entry to
-`shopgraph.events.delivery` and then removes it. A relay that dies in between
-publishes the entry again; consumers deduplicate by event id.
+no MULTI here can reach. `DeliveryOutbox` is that list as shopkit's
+`OutboxRelay` drains it: every change that pushed an event notifies the relay
+(`outbox_written`), which XADDs each entry to `shopgraph.events.delivery` and
+then removes it. A relay that dies in between publishes the entry again;
+consumers deduplicate by event id.
 
 Delivery ids are uuid4 hex and tracking numbers have a fixed shape: any other
 string means "no such delivery" and never becomes part of a key, so a client
@@ -38,7 +40,7 @@ counter is the number of round trips, which is what the N+1 tests compare.
 import enum
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -49,6 +51,7 @@ from redis.exceptions import WatchError
 
 from shopkit.errors import Conflict, NotFound
 from shopkit.events.envelope import Event
+from shopkit.events.outbox import Entries, OutboxWritten, nobody_notified
 from shopkit.metrics import STORE_COMMANDS, store_call
 
 OUTBOX_KEY = "delivery:outbox"
@@ -193,8 +196,10 @@ EventFor = Callable[[StatusChange], Event]
 
 
 class DeliveryStore:
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Redis, outbox_written: OutboxWritten = nobody_notified) -> None:
         self._redis = redis
+        # Told of every change that pushed an event (the outbox relay, to publish it at once).
+        self._outbox_written = outbox_written
 
     # Reads: each method costs a fixed number of round trips, however many keys.
 
@@ -230,7 +235,7 @@ class DeliveryStore:
         async with self._redis.pipeline(transaction=False) as pipe:
             for user_id in user_ids:
                 pipe.zrevrange(by_recipient_key(user_id), 0, -1)
-            self._round_trip("PIPELINE ZREVRANGE")
+            _round_trip("PIPELINE ZREVRANGE")
             id_lists = cast(list[list[str]], await pipe.execute())
         records = await self.deliveries([delivery_id for ids in id_lists for delivery_id in ids])
         by_id = {record.id: record for record in records if record is not None}
@@ -245,7 +250,7 @@ class DeliveryStore:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for delivery_id in valid:
                     pipe.lrange(tracking_events_key(delivery_id), 0, -1)
-                self._round_trip("PIPELINE LRANGE")
+                _round_trip("PIPELINE LRANGE")
                 raw_lists = cast(list[list[str]], await pipe.execute())
             found = {
                 delivery_id: [TrackingEntry.from_json(raw) for raw in raws]
@@ -292,7 +297,10 @@ class DeliveryStore:
             await self._commit(pipe)
             return True
 
-        return await self._optimistic(guards, attempt)
+        created = await self._optimistic(guards, attempt)
+        if created:
+            self._outbox_written(OUTBOX_KEY)
+        return created
 
     @store_call
     async def cancel_for_order(
@@ -318,7 +326,7 @@ class DeliveryStore:
                 return None
             current: DeliveryRecord | None = None
             if delivery_id is not None:
-                self._round_trip("WATCH")
+                _round_trip("WATCH")
                 await pipe.watch(delivery_key(delivery_id))
                 raw = await self._get(pipe, delivery_key(delivery_id))
                 current = None if raw is None else DeliveryRecord.from_json(raw)
@@ -334,7 +342,10 @@ class DeliveryStore:
             await self._commit(pipe)
             return change
 
-        return await self._optimistic([marker, by_order], attempt)
+        cancelled = await self._optimistic([marker, by_order], attempt)
+        if cancelled is not None:
+            self._outbox_written(OUTBOX_KEY)
+        return cancelled
 
     @store_call
     async def change_status(
@@ -367,20 +378,9 @@ class DeliveryStore:
             await self._commit(pipe)
             return change
 
-        return await self._optimistic([key], attempt)
-
-    # The outbox, drained by events.OutboxRelay.
-
-    @store_call
-    async def outbox_peek(self, limit: int) -> list[str]:
-        """The oldest unpublished events, as envelope JSON."""
-        self._round_trip("OUTBOX LRANGE")
-        return cast(list[str], await self._redis.lrange(OUTBOX_KEY, 0, limit - 1))
-
-    @store_call
-    async def outbox_remove(self, entry: str) -> None:
-        self._round_trip("OUTBOX LREM")
-        await self._redis.lrem(OUTBOX_KEY, 1, entry)
+        changed = await self._optimistic([key], attempt)
+        self._outbox_written(OUTBOX_KEY)
+        return changed
 
     # Plumbing.
 
@@ -394,7 +394,7 @@ class DeliveryStore:
         """Runs `attempt` with `watch` watched until its EXEC is not interrupted."""
         while True:
             async with self._redis.pipeline(transaction=True) as pipe:
-                self._round_trip("WATCH")
+                _round_trip("WATCH")
                 await pipe.watch(*watch)
                 try:
                     return await attempt(pipe)
@@ -402,26 +402,26 @@ class DeliveryStore:
                     continue  # a watched key changed before EXEC: read again
                 finally:
                     if pipe.watching:  # no EXEC: leaving the block sends UNWATCH
-                        self._round_trip("UNWATCH")
+                        _round_trip("UNWATCH")
 
     # The store connection decodes responses (shopkit.redis_client), so values are str.
 
     async def _get(self, client: Redis, key: str) -> str | None:
-        self._round_trip("GET")
+        _round_trip("GET")
         return cast(str | None, await client.get(key))
 
     async def _mget(self, client: Redis, keys: list[str]) -> list[str | None]:
-        self._round_trip("MGET")
+        _round_trip("MGET")
         return cast(list[str | None], await client.mget(keys))
 
     async def _commit(self, pipe: Pipeline) -> list[Any]:
-        self._round_trip("EXEC")
+        _round_trip("EXEC")
         results: list[Any] = await pipe.execute()
         return results
 
-    @staticmethod
-    def _round_trip(command: str) -> None:
-        STORE_COMMANDS.labels(store="redis", command=command).inc()
+
+def _round_trip(command: str) -> None:
+    STORE_COMMANDS.labels(store="redis", command=command).inc()
 
 
 def _begin(pipe: Pipeline) -> None:
@@ -441,3 +441,35 @@ def _transition(
 
 def _iso_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat()
+
+
+class DeliveryOutbox:
+    """`delivery:outbox` as shopkit's `OutboxRelay` drains it: one list, so one place."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    @store_call
+    async def read(self, places: Sequence[Hashable]) -> list[Entries]:
+        """Everything in the list: a notification means "the list grew", not how much."""
+        return await self._head(-1)
+
+    @store_call
+    async def pending(self, limit: int) -> list[Entries]:
+        return await self._head(limit - 1)
+
+    @store_call
+    async def remove(self, entries: Entries) -> None:
+        _round_trip("OUTBOX LREM")
+        removing = self._redis.pipeline(transaction=False)
+        for stored in entries.stored:
+            removing.lrem(OUTBOX_KEY, 1, stored)
+        await removing.execute()
+
+    def decode(self, stored: Any) -> Event:
+        return Event.from_json(stored)
+
+    async def _head(self, last: int) -> list[Entries]:
+        _round_trip("OUTBOX LRANGE")
+        stored = cast(list[str], await self._redis.lrange(OUTBOX_KEY, 0, last))
+        return [Entries(OUTBOX_KEY, stored)] if stored else []

@@ -18,7 +18,7 @@ from shopkit import http, redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.context import authenticate, traceparent
 from shopkit.events.envelope import stream_for
-from shopkit.events.outbox import OutboxRelay, nobody_notified
+from shopkit.events.outbox import MongoOutbox, OutboxRelay, nobody_notified
 from shopkit.events.streams import StreamConsumer, default_consumer_name
 from shopkit.mongo import MongoDB
 
@@ -42,8 +42,7 @@ def create_app(
     )
     events_redis = redis_client.connect(settings.events_redis_url)
     relay = OutboxRelay(
-        mongodb,
-        "orders",
+        MongoOutbox(mongodb, "orders"),
         events_redis,
         stream_for(SERVICE),
         sweep_interval=settings.outbox_sweep_seconds,

@@ -24,7 +24,7 @@ from payments.store import PaymentStore
 from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.events.envelope import stream_for
-from shopkit.events.outbox import OutboxRelay
+from shopkit.events.outbox import MongoOutbox, OutboxRelay
 from shopkit.events.streams import StreamConsumer, default_consumer_name
 from shopkit.http import create_app as create_subgraph_app
 from shopkit.mongo import MongoDB
@@ -50,7 +50,10 @@ def create_app(
     )
     events_redis = redis_client.connect(settings.events_redis_url)
     relay = OutboxRelay(
-        mongodb, "payments", events_redis, stream_for(SERVICE), sweep_interval=settings.outbox_sweep_seconds
+        MongoOutbox(mongodb, "payments"),
+        events_redis,
+        stream_for(SERVICE),
+        sweep_interval=settings.outbox_sweep_seconds,
     )
     store = PaymentStore(mongodb, outbox_written=relay.notify)
     payments = Payments(store, processor or CardProcessor(), settings)

@@ -1,29 +1,38 @@
-"""The transactional outbox for MongoDB services.
+"""The transactional outbox, and the one relay that publishes every service's outbox.
 
-A service never publishes from a resolver. It appends the event to an
-`outbox` array on the very document whose state the event describes, in the
-same single-document update (atomic on MongoDB and FerretDB alike, no
-multi-document transaction needed). `OutboxRelay` then publishes each pending
-event to the service's stream and removes it from the document.
+A service never publishes from a resolver. Its store writes each event it
+produces together with the change the event describes, in the same atomic
+write, into an outbox; `OutboxRelay` then publishes the outbox's entries to the
+service's stream and removes them. Where an outbox lives is the store's
+business, behind the `Outbox` protocol:
 
-The same update sets `outboxPending: true` (`outbox_flag()`), which the relay
-unsets once the outbox is empty. The sweep looks documents up by that flag, an
-equality every server answers from an index (each service lists it among its
-equality fields), where `{"outbox.0": {"$exists": true}}` would read the
-whole collection.
+- **MongoDB services** (`MongoOutbox`): an `outbox` array on the very document
+  whose state the event describes, appended in the same single-document update
+  (atomic on MongoDB and FerretDB alike, no multi-document transaction needed).
+  The same update sets `outboxPending: true` (`outbox_flag()`), which the relay
+  unsets once the outbox is empty. The sweep looks documents up by that flag,
+  an equality every server answers from an index (each service lists it among
+  its equality fields), where `{"outbox.0": {"$exists": true}}` would read the
+  whole collection.
+- **delivery** (`delivery.store.DeliveryOutbox`): a Redis list, pushed in the
+  same MULTI/EXEC as the change.
+
+The store tells its relay after each write that added events (`OutboxWritten`),
+so they leave at once; a sweep catches what a crashed process left behind.
 
 A relay that dies after XADD but before the removal publishes the event again
 on restart; consumers deduplicate by event id, so the duplicate is harmless.
 An entry that is not an event (a bug, or a hand edit) would stop the relay at
-the same document for ever: it is moved to the dead-letter stream
+the same place for ever: it is moved to the dead-letter stream
 `<stream>.dead.outbox` with the reason, and the relay goes on.
 """
 
 import asyncio
 import json
 import logging
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from pymongo.errors import PyMongoError
 from redis.asyncio import Redis
@@ -31,7 +40,7 @@ from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
 from shopkit.events.streams import add_to, dead_letter_stream, raise_if_cancelled
-from shopkit.mongo import Collection, Document, MongoDB
+from shopkit.mongo import Collection, MongoDB
 
 log = logging.getLogger(__name__)
 
@@ -51,50 +60,74 @@ def outbox_flag() -> dict[str, Any]:
     return dict(FLAGGED)
 
 
-# What a store calls after a write that pushed events into a document's outbox.
-OutboxWritten = Callable[[Any], None]
+# What a store calls after a write that added events to a place of its outbox.
+OutboxWritten = Callable[[Hashable], None]
 
 
-def nobody_notified(document_id: Any) -> None:
+def nobody_notified(place: Hashable) -> None:
     """For a store without a running relay (tools, tests): the sweep publishes its events."""
 
 
-class OutboxRelay:
-    """Publishes outbox events: the documents it is told about at once, all others by sweeping.
+@dataclass(frozen=True)
+class Entries:
+    """The outbox entries read from one place (a document, a list), exactly as stored."""
 
-    The store calls `notify(document_id)` right after a write that pushed
-    events into that document's outbox. The relay takes every document
-    notified since its last pass, reads their outboxes in one store call,
-    publishes the events in one Redis round trip and removes them from the
-    documents concurrently: under load one pass carries many documents instead
-    of queueing them. (Reading the outbox back, rather than publishing the
-    events the store wrote, is what keeps a sweep and a notification of the
-    same document from publishing its events twice.) A sweep of the flagged
-    documents, at start and then every `sweep_interval` seconds, catches what
-    a crashed process left behind.
+    place: Hashable
+    stored: list[Any]
+
+
+class Outbox(Protocol):
+    """Where a store keeps its events until the relay has published them."""
+
+    def read(self, places: Sequence[Hashable]) -> Awaitable[list[Entries]]:
+        """The entries at these places, which the store just notified."""
+        ...
+
+    def pending(self, limit: int) -> Awaitable[list[Entries]]:
+        """Entries waiting anywhere (a sweep), from at most `limit` places."""
+        ...
+
+    def remove(self, entries: Entries) -> Awaitable[None]:
+        """Takes these published entries out of the outbox; entries added meanwhile stay."""
+        ...
+
+    def decode(self, stored: Any) -> Event:
+        """The event an entry holds; raises KeyError, ValueError or TypeError if it holds none."""
+        ...
+
+
+class OutboxRelay:
+    """Publishes an outbox: the places it is told about at once, all others by sweeping.
+
+    The store calls `notify(place)` right after a write that added events
+    there. The relay takes every place notified since its last pass, reads
+    their entries in one store call, publishes the events in one Redis round
+    trip and removes them concurrently: under load one pass carries many writes
+    instead of queueing them. (Reading the outbox back, rather than publishing
+    the events the store wrote, is what keeps a sweep and a notification of the
+    same place from publishing its events twice.) A sweep, at start and then
+    every `sweep_interval` seconds, catches what a crashed process left behind.
     """
 
     def __init__(
         self,
-        mongo: MongoDB,
-        collection: str,
+        outbox: Outbox,
         redis: Redis,
         stream: str,
         *,
         sweep_interval: float = 30.0,
         batch: int = 100,
     ) -> None:
-        self._mongo = mongo
-        self._collection = collection
+        self._outbox = outbox
         self._redis = redis
         self._stream = stream
         self._sweep_interval = sweep_interval
         self._batch = batch
-        self._written: asyncio.Queue[Any] = asyncio.Queue()
+        self._written: asyncio.Queue[Hashable] = asyncio.Queue()
 
-    def notify(self, document_id: Any) -> None:
-        """Tells the relay that this document's outbox just received events."""
-        self._written.put_nowait(document_id)
+    def notify(self, place: Hashable) -> None:
+        """Tells the relay that events were just added at this place of the outbox."""
+        self._written.put_nowait(place)
 
     async def run(self) -> None:
         next_sweep = 0.0  # sweep at start: a previous process may have left events
@@ -107,8 +140,7 @@ class OutboxRelay:
                     next_sweep = loop.time() + self._sweep_interval
                 written = await self._next_written(wait=max(next_sweep - loop.time(), 0.0))
                 if written:
-                    found = await self._mongo.find_by_ids(self._reads, written, {OUTBOX_FIELD: 1})
-                    await self._publish_and_remove(found.values())
+                    await self._publish_and_remove(await self._outbox.read(written))
             except asyncio.CancelledError:
                 raise
             except (PyMongoError, RedisError, OSError) as error:
@@ -118,8 +150,8 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 next_sweep = 0.0
 
-    async def _next_written(self, wait: float) -> list[Any]:
-        """The documents notified since the last pass (up to `batch`), waiting up to `wait` s for one."""
+    async def _next_written(self, wait: float) -> list[Hashable]:
+        """The places notified since the last pass (up to `batch`), waiting up to `wait` s for one."""
         try:
             written = {await asyncio.wait_for(self._written.get(), timeout=wait): None}
         except TimeoutError:
@@ -128,62 +160,81 @@ class OutboxRelay:
             written[self._written.get_nowait()] = None
         return list(written)
 
-    @property
-    def _reads(self) -> Collection:
-        return self._mongo.reads[self._collection]
-
     async def relay_pending(self) -> int:
-        """Publishes the events of every flagged document; returns how many it published."""
+        """Publishes every pending event; returns how many entries it took out of the outbox."""
         relayed = 0
         while True:
-            flagged = await self._reads.find(FLAGGED, {OUTBOX_FIELD: 1}).limit(self._batch).to_list()
-            if not flagged:
+            pending = await self._outbox.pending(self._batch)
+            if not pending:
                 return relayed
-            relayed += await self._publish_and_remove(flagged)
+            relayed += await self._publish_and_remove(pending)
 
-    async def _publish_and_remove(self, documents: Iterable[Document]) -> int:
-        """Publishes the outboxes of these documents (as read), then empties them; returns how many."""
-        outboxes = {document["_id"]: document.get(OUTBOX_FIELD, []) for document in documents}
+    async def _publish_and_remove(self, read: Iterable[Entries]) -> int:
+        """Publishes these entries (as read), then removes them; returns how many."""
+        read = list(read)
         publishing = self._redis.pipeline(transaction=False)
         relayed = 0
-        for document_id, entries in outboxes.items():
-            for entry in entries:
+        for entries in read:
+            for stored in entries.stored:
                 try:
-                    event = Event.from_doc(entry)
+                    event = self._outbox.decode(stored)
                 except (KeyError, ValueError, TypeError, AttributeError) as error:
-                    await self._dead_letter(document_id, entry, error)
+                    await self._dead_letter(entries.place, stored, error)
                 else:
                     add_to(publishing, self._stream, event)
                 relayed += 1
         await publishing.execute()
-        await asyncio.gather(
-            *(self._remove(document_id, entries) for document_id, entries in outboxes.items())
-        )
+        await asyncio.gather(*(self._outbox.remove(entries) for entries in read))
         return relayed
 
-    async def _remove(self, document_id: Any, published: list[Any]) -> None:
+    async def _dead_letter(self, place: Hashable, stored: Any, error: Exception) -> None:
+        dead = dead_letter_stream(self._stream, "outbox")
+        record = {
+            "document_id": str(place),
+            "entry": json.dumps(stored, default=str),
+            "reason": f"unreadable outbox entry: {error!r}",
+        }
+        await self._redis.xadd(dead, record)  # type: ignore[arg-type]
+        log.error("outbox entry of %s is not an event (%r): moved to %s", place, error, dead)
+
+
+class MongoOutbox:
+    """The outbox of a MongoDB collection: each document's `outbox` array (see the module's doc)."""
+
+    def __init__(self, mongo: MongoDB, collection: str) -> None:
+        self._mongo = mongo
+        self._collection = collection
+
+    @property
+    def _reads(self) -> Collection:
+        return self._mongo.reads[self._collection]
+
+    async def read(self, places: Sequence[Hashable]) -> list[Entries]:
+        found = await self._mongo.find_by_ids(self._reads, places, {OUTBOX_FIELD: 1})
+        return [Entries(place, document.get(OUTBOX_FIELD, [])) for place, document in found.items()]
+
+    async def pending(self, limit: int) -> list[Entries]:
+        flagged = await self._reads.find(FLAGGED, {OUTBOX_FIELD: 1}).limit(limit).to_list()
+        # A flagged document with an empty outbox (its events were removed, the flag not yet)
+        # must still lose its flag, or every sweep would find it again.
+        return [Entries(document["_id"], document.get(OUTBOX_FIELD, [])) for document in flagged]
+
+    def decode(self, stored: Any) -> Event:
+        return Event.from_doc(stored)
+
+    async def remove(self, entries: Entries) -> None:
         """Takes the published entries out of the document's outbox, on the document's write connection."""
-        collection = self._mongo.writes_for(document_id)[self._collection]
+        collection = self._mongo.writes_for(entries.place)[self._collection]
         # Usually nothing was added meanwhile: empty the outbox and drop the flag in one update.
         emptied = await collection.update_one(
-            {"_id": document_id, OUTBOX_FIELD: published},
+            {"_id": entries.place, OUTBOX_FIELD: entries.stored},
             {"$set": {OUTBOX_FIELD: []}, "$unset": {PENDING_FLAG: ""}},
         )
         if emptied.matched_count:
             return
-        for event_doc in published:
+        for event_doc in entries.stored:
             # Pull the whole stored element: FerretDB's $pull matches by
             # equality only, and the element as read is equal to itself.
-            await collection.update_one({"_id": document_id}, {"$pull": {OUTBOX_FIELD: event_doc}})
+            await collection.update_one({"_id": entries.place}, {"$pull": {OUTBOX_FIELD: event_doc}})
         # Only if no event arrived meanwhile; one that did keeps the flag for the next pass.
-        await collection.update_one({"_id": document_id, **EMPTIED}, {"$unset": {PENDING_FLAG: ""}})
-
-    async def _dead_letter(self, document_id: Any, entry: Any, error: Exception) -> None:
-        dead = dead_letter_stream(self._stream, "outbox")
-        record = {
-            "document_id": str(document_id),
-            "entry": json.dumps(entry, default=str),
-            "reason": f"unreadable outbox entry: {error!r}",
-        }
-        await self._redis.xadd(dead, record)  # type: ignore[arg-type]
-        log.error("outbox entry of %s is not an event (%r): moved to %s", document_id, error, dead)
+        await collection.update_one({"_id": entries.place, **EMPTIED}, {"$unset": {PENDING_FLAG: ""}})
