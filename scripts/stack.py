@@ -320,7 +320,10 @@ class Stack:
     def shutdown(self) -> None:
         """Stops every program and supervisord itself."""
         if self.supervisord_running():
-            self.stop(*reversed(PROGRAMS))
+            # A supervisord started from an older stack/supervisord.conf may lack a program.
+            infos: list[dict[str, Any]] = self._rpc().supervisor.getAllProcessInfo()  # type: ignore[assignment]
+            known = {info["name"] for info in infos}
+            self.stop(*(program for program in reversed(PROGRAMS) if program in known))
             self._rpc().supervisor.shutdown()
         # Also ends a supervisord that lost its socket (its pid file tells); it stops its programs.
         pid = self._supervisord_pid()
