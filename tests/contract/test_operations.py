@@ -138,3 +138,21 @@ def _same_sample(exposed: str, wanted: str) -> bool:
         return name, frozenset(labels.rstrip("}").split(",")) if labels else frozenset()
 
     return key(exposed) == key(wanted)
+
+
+def test_a_browser_gets_graphiql_from_the_service_itself(delivery: Delivery) -> None:
+    page = httpx.get(delivery.graphql_url, headers={"accept": "text/html"})
+
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert 'id="graphiql"' in page.text
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', page.text)
+    assert len(assets) >= 4, page.text
+    for path in assets:  # served here, not from a CDN
+        asset = httpx.get(f"{delivery.base_url}{path}")
+        assert asset.status_code == 200, path
+        assert asset.content, path
+    # GraphiQL reads the schema by introspection.
+    introspected = delivery.graphql("{ __schema { queryType { fields { name } } } }")
+    fields = {field["name"] for field in data_of(introspected)["__schema"]["queryType"]["fields"]}
+    assert {"delivery", "trackDelivery"} <= fields

@@ -12,6 +12,7 @@ import { authenticate, makeContext, type Context } from "./context.js";
 import { maskErrors } from "./errors.js";
 import { EventHandlers, OutboxRelay, consumer } from "./events.js";
 import { createHttpServer } from "./http.js";
+import { loadAssets } from "./explorer.js";
 import { aliasLimit, depthLimit } from "./limits.js";
 import { buildSchema } from "./schema.js";
 import { DeliveryStore } from "./store.js";
@@ -25,6 +26,7 @@ export interface App {
 }
 
 export async function createApp(settings: Settings): Promise<App> {
+  const explorerAssets = await loadAssets();
   const storeRedis = connect(settings.redisUrl);
   const eventsRedis = connect(settings.eventsRedisUrl);
   const consumerRedis = eventsRedis.duplicate(); // XREADGROUP blocks its connection
@@ -39,6 +41,8 @@ export async function createApp(settings: Settings): Promise<App> {
 
   const apollo = new ApolloServer<Context>({
     schema: buildSchema(),
+    // GraphiQL needs it; the router composes from the SDL, and NODE_ENV=production would turn it off.
+    introspection: true,
     formatError: maskErrors,
     includeStacktraceInErrorResponses: false,
     parseOptions: { maxTokens: settings.maxTokens },
@@ -50,6 +54,7 @@ export async function createApp(settings: Settings): Promise<App> {
 
   const server = createHttpServer({
     apollo,
+    explorerAssets,
     context: async (request) =>
       makeContext(request.headers, await authenticate(request.headers, verifier), store, relay.notify),
     readiness: {

@@ -1,11 +1,12 @@
-// The HTTP server around the subgraph: POST /graphql (Apollo Server), /health/live,
-// /health/ready and /metrics, on Node's own http module.
+// The HTTP server around the subgraph, on Node's own http module: POST /graphql (Apollo
+// Server), GraphiQL on a browser's GET /graphql, /health/live, /health/ready and /metrics.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 import { HeaderMap, type ApolloServer } from "@apollo/server";
 
 import type { Context } from "./context.js";
+import { ASSETS_PATH, graphiqlPage, type Asset } from "./explorer.js";
 import { registry } from "./metrics.js";
 
 const MAX_BODY_BYTES = 1_000_000;
@@ -16,6 +17,7 @@ export interface HttpOptions {
   readonly apollo: ApolloServer<Context>;
   readonly context: (request: IncomingMessage) => Promise<Context>;
   readonly readiness: Readonly<Record<string, ReadinessCheck>>;
+  readonly explorerAssets: ReadonlyMap<string, Asset>;
 }
 
 export function createHttpServer(options: HttpOptions): Server {
@@ -30,11 +32,22 @@ export function createHttpServer(options: HttpOptions): Server {
 async function route(options: HttpOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const url = new URL(request.url ?? "/", "http://delivery");
   if (url.pathname === "/graphql") {
+    if (request.method === "GET" && (request.headers.accept ?? "").includes("text/html")) {
+      const title = `shopgraph subgraph at ${request.headers.host ?? "delivery"}`;
+      return send(response, 200, "text/html; charset=utf-8", graphiqlPage(title, "/graphql"));
+    }
     if (request.method !== "POST") {
       response.setHeader("allow", "POST");
       return send(response, 405, "text/plain", "Send GraphQL operations with POST.\n");
     }
     return graphql(options, request, response, url.search);
+  }
+  if (url.pathname.startsWith(ASSETS_PATH) && (request.method === "GET" || request.method === "HEAD")) {
+    const asset = options.explorerAssets.get(url.pathname.slice(ASSETS_PATH.length));
+    if (asset === undefined) return send(response, 404, "text/plain", "Not found.\n");
+    response.writeHead(200, { "content-type": asset.mediaType, "content-length": asset.body.length, "cache-control": "no-cache" });
+    response.end(request.method === "HEAD" ? undefined : asset.body);
+    return;
   }
   if (url.pathname === "/health/live") return sendJson(response, 200, { status: "live" });
   if (url.pathname === "/health/ready") return ready(options.readiness, response);
