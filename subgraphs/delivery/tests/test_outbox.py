@@ -73,3 +73,13 @@ async def test_an_entry_that_is_not_an_event_is_dead_lettered_and_the_rest_publi
     assert dead["document_id"] == OUTBOX_KEY
     assert json.loads(dead["entry"]) == "not json"
     assert await store_redis.llen(OUTBOX_KEY) == 0
+
+
+async def test_the_backlog_is_the_lists_length_up_to_the_cap(store_redis: Redis) -> None:
+    outbox = DeliveryOutbox(store_redis)
+    assert await outbox.backlog(cap=2) == 0
+    events = [Event("a.b", {"n": n}, "delivery").to_json() for n in range(3)]
+    await store_redis.rpush(OUTBOX_KEY, *events)
+
+    assert await outbox.backlog(cap=10) == 3
+    assert await outbox.backlog(cap=2) == 2

@@ -32,6 +32,9 @@ Key = TypeVar("Key", bound=Hashable)
 
 # Driver housekeeping that is not a query the service chose to make.
 _HANDSHAKE_COMMANDS = frozenset({"hello", "ismaster", "isMaster", "ping", "endSessions", "buildInfo"})
+# The `comment` of the commands /metrics sends when scraped (shopkit.metrics.PROBES): they
+# are not the service's work, and counting them would blur STORE_COMMANDS.
+UNCOUNTED = "shopgraph:metrics"
 
 
 class Server(enum.Enum):
@@ -41,7 +44,7 @@ class Server(enum.Enum):
 
 class _CommandCounter(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name not in _HANDSHAKE_COMMANDS:
+        if event.command_name not in _HANDSHAKE_COMMANDS and event.command.get("comment") != UNCOUNTED:
             STORE_COMMANDS.labels(store="mongodb", command=event.command_name).inc()
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:

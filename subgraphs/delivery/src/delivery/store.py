@@ -469,6 +469,10 @@ class DeliveryOutbox:
     def decode(self, stored: Any) -> Event:
         return Event.from_json(stored)
 
+    async def backlog(self, cap: int) -> int:
+        """The list's length (one place per event here); read for /metrics, so not a round trip counted."""
+        return min(int(await self._redis.llen(OUTBOX_KEY)), cap)
+
     async def _head(self, last: int) -> list[Entries]:
         _round_trip("OUTBOX LRANGE")
         stored = cast(list[str], await self._redis.lrange(OUTBOX_KEY, 0, last))

@@ -25,6 +25,10 @@ on restart; consumers deduplicate by event id, so the duplicate is harmless.
 An entry that is not an event (a bug, or a hand edit) would stop the relay at
 the same place for ever: it is moved to the dead-letter stream
 `<stream>.dead.outbox` with the reason, and the relay goes on.
+
+While it runs, the relay reports on /metrics the outbox's backlog and, as its
+stream's producer, what the stream's consumer groups have left undone
+(`shopkit.events.stream_metrics`).
 """
 
 import asyncio
@@ -39,8 +43,10 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
+from shopkit.events.stream_metrics import OUTBOX_GROUP, stream_readings
 from shopkit.events.streams import add_to, dead_letter_stream, raise_if_cancelled
-from shopkit.mongo import Collection, MongoDB
+from shopkit.metrics import EVENTS_PUBLISHED, PROBES, Reading
+from shopkit.mongo import UNCOUNTED, Collection, MongoDB
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,8 @@ OUTBOX_FIELD = "outbox"
 PENDING_FLAG = "outboxPending"
 FLAGGED = {PENDING_FLAG: True}
 EMPTIED = {f"{OUTBOX_FIELD}.0": {"$exists": False}}
+# The backlog is counted up to this many places, so reading it stays cheap however far behind.
+OUTBOX_BACKLOG_CAP = 1000
 
 
 def outbox_push(*events: Event) -> dict[str, Any]:
@@ -95,6 +103,10 @@ class Outbox(Protocol):
         """The event an entry holds; raises KeyError, ValueError or TypeError if it holds none."""
         ...
 
+    def backlog(self, cap: int) -> Awaitable[int]:
+        """How many places hold events (at most `cap`), for /metrics: not counted as store work."""
+        ...
+
 
 class OutboxRelay:
     """Publishes an outbox: the places it is told about at once, all others by sweeping.
@@ -130,6 +142,21 @@ class OutboxRelay:
         self._written.put_nowait(place)
 
     async def run(self) -> None:
+        unregister = PROBES.register(f"outbox-relay:{self._stream}", self.readings)
+        try:
+            await self._relay()
+        finally:
+            unregister()
+
+    async def readings(self) -> list[Reading]:
+        """The outbox's backlog, and what the stream's consumer groups have left undone."""
+        backlog = await self._outbox.backlog(OUTBOX_BACKLOG_CAP)
+        return [
+            Reading("shopgraph_outbox_backlog", {"stream": self._stream}, float(backlog)),
+            *await stream_readings(self._redis, self._stream),
+        ]
+
+    async def _relay(self) -> None:
         next_sweep = 0.0  # sweep at start: a previous process may have left events
         loop = asyncio.get_running_loop()
         while True:
@@ -183,12 +210,13 @@ class OutboxRelay:
                 else:
                     add_to(publishing, self._stream, event)
                 relayed += 1
-        await publishing.execute()
+        published = await publishing.execute()
+        EVENTS_PUBLISHED.labels(stream=self._stream).inc(len(published))
         await asyncio.gather(*(self._outbox.remove(entries) for entries in read))
         return relayed
 
     async def _dead_letter(self, place: Hashable, stored: Any, error: Exception) -> None:
-        dead = dead_letter_stream(self._stream, "outbox")
+        dead = dead_letter_stream(self._stream, OUTBOX_GROUP)
         record = {
             "document_id": str(place),
             "entry": json.dumps(stored, default=str),
@@ -221,6 +249,11 @@ class MongoOutbox:
 
     def decode(self, stored: Any) -> Event:
         return Event.from_doc(stored)
+
+    async def backlog(self, cap: int) -> int:
+        # The sweep's own indexed lookup, capped.
+        flagged = self._reads.find(FLAGGED, {"_id": 1}, comment=UNCOUNTED).limit(cap).batch_size(cap + 1)
+        return len(await flagged.to_list())
 
     async def remove(self, entries: Entries) -> None:
         """Takes the published entries out of the document's outbox, on the document's write connection."""
