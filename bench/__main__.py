@@ -127,6 +127,7 @@ def main() -> int:
         run("storeProbe", scenarios, lambda: asyncio.run(store_probe.probe(settings, log)))
         run("routerOverhead", scenarios, lambda: suite.router_overhead(context))
         run("routerVsGateway", scenarios, lambda: suite.router_vs_gateway(context, gateway))
+        run("deliveryImplementations", scenarios, lambda: suite.delivery_implementations(context))
         run("costGrowth", scenarios, lambda: suite.cost_growth(context))
         run("shoppers", scenarios, lambda: suite.shoppers(context))
         run("mixedTraffic", scenarios, lambda: suite.mixed_traffic(context))

@@ -157,7 +157,7 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def all_runs(scenarios: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """Every measured load run, but the mix steps that did not hold (they look for the limit)."""
-    for key in ("routerOverhead", "routerVsGateway"):
+    for key in ("routerOverhead", "routerVsGateway", "deliveryImplementations"):
         yield from scenarios.get(key, {}).get("runs", {}).values()
     yield from scenarios.get("costGrowth", {}).get("runs", [])
     yield from (s for s in scenarios.get("mixedTraffic", {}).get("steps", []) if s["held"])

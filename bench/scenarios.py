@@ -17,6 +17,7 @@ from pymongo import MongoClient
 
 from bench.client import GraphQLClient, GraphQLError, operation
 from bench.config import SUBGRAPHS, Settings
+from bench.delivery_ts import typescript_delivery
 from bench.probes import ProcessSampler, StoreMetrics, per_request
 from bench.seed import GOOD_CARD, address_for, items_for, sign_in
 from bench.vegeta import Request, Summary, Vegeta, percentile
@@ -116,6 +117,38 @@ def track_request(url: str, tracking: str) -> Request:
         return None if delivery.get("trackingNumber") == tracking else f"tracking {tracking}: {delivery}"
 
     return Request(url, operation("track_delivery"), {"trackingNumber": tracking}, check, "trackDelivery")
+
+
+DELIVERY_ENTITIES = """
+    query($representations: [_Any!]!) {
+      _entities(representations: $representations) {
+        ... on Delivery { id status carrier trackingNumber estimatedDelivery updatedAt }
+      }
+    }
+"""
+USER_DELIVERY_IDS = """
+    query($representations: [_Any!]!) {
+      _entities(representations: $representations) { ... on User { deliveries { id } } }
+    }
+"""
+ENTITY_BATCH = 100
+
+
+def delivery_entities_request(url: str, shopper: Shopper, delivery_ids: Sequence[str]) -> Request:
+    """`_entities` for a batch of Delivery representations, sent to a delivery subgraph as a router would."""
+
+    def check(data: dict[str, Any]) -> str | None:
+        found = [entity.get("id") if entity else None for entity in data.get("_entities") or []]
+        return (
+            None
+            if found == list(delivery_ids)
+            else f"entities of {len(delivery_ids)}: got {str(found)[:100]}"
+        )
+
+    representations = [{"__typename": "Delivery", "id": delivery_id} for delivery_id in delivery_ids]
+    return Request(
+        url, DELIVERY_ENTITIES, {"representations": representations}, check, "deliveryEntities", shopper.token
+    )
 
 
 def my_orders_request(url: str, shopper: Shopper, first: int) -> Request:
@@ -253,6 +286,60 @@ class Scenarios:
             "throughputRatio": round(router["requestsPerSecond"] / max(gw["requestsPerSecond"], 1e-9), 2),
             "routerCpuMsPerRequest": {k: round(v, 2) for k, v in cpu.items()},
         }
+
+    # 2b. the two implementations of delivery ---------------------------------------------
+
+    def delivery_implementations(self, context: Context) -> dict[str, Any]:
+        """The Python and the TypeScript delivery on the same data, sent the same requests directly:
+        `_entities` for 100 Delivery representations, and trackDelivery; req/s and CPU per request."""
+        self.log(
+            "  delivery, Python vs TypeScript: _entities of 100 deliveries, trackDelivery; 4 workers flat out"
+        )
+        python_url = self.settings.subgraph_url("delivery")
+        batches = asyncio.run(self._delivery_batches(python_url, context.heavy))
+        tracking = [number for shopper in context.shoppers for number in shopper.tracking]
+        runs: dict[str, Any] = {}
+        cpu: dict[str, float] = {}
+        with typescript_delivery(self.settings) as typescript:
+            self.pids["delivery-ts"] = typescript.pid
+            try:
+                for implementation, url, process in (
+                    ("python", python_url, "delivery"),
+                    ("typescript", typescript.url, "delivery-ts"),
+                ):
+                    for operation_name, requests in (
+                        ("entities", [delivery_entities_request(url, s, ids) for s, ids in batches]),
+                        ("track", [track_request(url, tracking[i % len(tracking)]) for i in range(2000)]),
+                    ):
+                        label = f"{operation_name}-{implementation}"
+                        self.warm_up(requests[:20])
+                        record = self.measure(
+                            label, requests, rate=0, seconds=self.durations.overhead, workers=4
+                        )
+                        runs[label] = record
+                        used = record["processes"].get(process, {}).get("cpuSeconds", 0)
+                        cpu[label] = round(1000 * used / max(record["requests"], 1), 3)
+            finally:
+                self.pids.pop("delivery-ts", None)
+        sizes = [len(ids) for _, ids in batches]
+        return {"runs": runs, "cpuMsPerRequest": cpu, "entitiesPerRequest": round(sum(sizes) / len(sizes), 1)}
+
+    async def _delivery_batches(self, url: str, heavy: Sequence[Shopper]) -> list[tuple[Shopper, list[str]]]:
+        """Batches of up to 100 delivery ids, each of one heavy customer (who may read them all)."""
+        batches: list[tuple[Shopper, list[str]]] = []
+        async with GraphQLClient(url) as client:
+            for shopper in heavy:
+                representations = [{"__typename": "User", "id": shopper.id}]
+                data = await client.execute(
+                    USER_DELIVERY_IDS, {"representations": representations}, token=shopper.token
+                )
+                ids = [d["id"] for d in data["_entities"][0]["deliveries"]]
+                # Whole batches of 100; a customer with fewer deliveries gives one batch of them all.
+                starts = range(0, max(len(ids) - ENTITY_BATCH, 0) + 1, ENTITY_BATCH)
+                batches += [(shopper, ids[start : start + ENTITY_BATCH]) for start in starts if ids]
+        if not batches:
+            raise RuntimeError("no heavy customer has a delivery to ask for")
+        return batches
 
     # 3. cost growth ------------------------------------------------------------------------
 
