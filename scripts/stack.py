@@ -8,7 +8,8 @@ the embedded MongoDB store: PostgreSQL, then FerretDB on it; their ports), users
 (/health/ready; the others verify tokens against its JWKS), orders, payments and
 delivery, then the router (its health check and a real
 `{ __typename }` query), then, in the development profile, the explorer
-(GraphiQL for the graph, querying the router). Running it twice is harmless. Data lives in
+(GraphiQL for the graph, querying the router), and with MONITORING=1 Prometheus
+(scripts/monitoring.py writes its configuration). Running it twice is harmless. Data lives in
 $STACK_DIR (default var/stack) and survives `down`/`up`.
 
 Everything is configured from the environment (see StackConfig); the e2e tests
@@ -34,6 +35,8 @@ from typing import Any
 import httpx
 from supervisor.xmlrpc import SupervisorTransport
 
+from monitoring import DASHBOARD_LIBRARY, ScrapeTarget, prometheus_config
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SUPERVISORD_CONF = REPO_ROOT / "stack" / "supervisord.conf"
 TOOLS_DIR = Path(os.environ.get("SHOPGRAPH_TOOLS_DIR", Path.home() / ".local/share/shopgraph"))
@@ -46,7 +49,9 @@ DELIVERY_SECOND = "delivery2"
 ROUTERS = ("router", "gateway")
 # GraphiQL for the composed graph, querying the router; development profile only.
 EXPLORER = "explorer"
-PROGRAMS = (*STORES, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS, EXPLORER)
+# Scrapes the router and every subgraph process, evaluates monitoring/rules.yml; MONITORING=1 only.
+PROMETHEUS = "prometheus"
+PROGRAMS = (*STORES, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS, EXPLORER, PROMETHEUS)
 
 READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
@@ -91,6 +96,9 @@ class StackConfig:
     # DELIVERY_PROCESSES=2: a second delivery process (DELIVERY2_PORT) shares its Redis,
     # its consumer group and its outbox with the first; Apollo Gateway queries it.
     delivery_processes: int = 1
+    # MONITORING=1: Prometheus (PROMETHEUS_PORT) scrapes and evaluates every MONITORING_INTERVAL seconds.
+    monitoring: bool = False
+    monitoring_interval_s: int = 5
 
     def processes(self, service: str) -> tuple[str, ...]:
         """The programs that run the service."""
@@ -134,6 +142,9 @@ class StackConfig:
         delivery_processes = env.get("DELIVERY_PROCESSES", "1")
         if delivery_processes not in ("1", "2"):
             raise StackError(f"DELIVERY_PROCESSES must be 1 or 2, not {delivery_processes!r}")
+        monitoring = env.get("MONITORING", "0")
+        if monitoring not in ("0", "1"):
+            raise StackError(f"MONITORING must be 0 or 1, not {monitoring!r}")
         router_port = int(env.get("ROUTER_PORT", "4000"))
         router_health_port = int(env.get("ROUTER_HEALTH_PORT", "8088"))
         ports = {
@@ -148,6 +159,8 @@ class StackConfig:
             "delivery": int(env.get("DELIVERY_PORT", "4004")),
             DELIVERY_SECOND: int(env.get("DELIVERY2_PORT", "4005")),
             EXPLORER: int(env.get("EXPLORER_PORT", "4080")),
+            # Not 9090: Debian's package may run a system Prometheus there.
+            PROMETHEUS: int(env.get("PROMETHEUS_PORT", "9190")),
             "redis": int(env.get("REDIS_PORT", "6379")),
             "ferretdb": int(env.get("FERRETDB_PORT", "27017")),
             "postgresql": int(env.get("POSTGRESQL_PORT", "27018")),
@@ -162,6 +175,8 @@ class StackConfig:
             routers=(router,),
             external_mongodb_uri=env.get("STACK_MONGODB_URI") or None,
             delivery_processes=int(delivery_processes),
+            monitoring=monitoring == "1",
+            monitoring_interval_s=int(env.get("MONITORING_INTERVAL", "5")),
         )
 
     def url(self, program: str) -> str:
@@ -173,6 +188,29 @@ class StackConfig:
     @property
     def explorer_url(self) -> str:
         return f"http://127.0.0.1:{self.ports[EXPLORER]}/"
+
+    @property
+    def prometheus_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports[PROMETHEUS]}/"
+
+    @property
+    def dashboard_url(self) -> str:
+        """The dashboard (monitoring/dashboard), served by Prometheus as its user assets."""
+        return f"{self.prometheus_url}user/index.html"
+
+    @property
+    def prometheus_config_file(self) -> Path:
+        return self.stack_dir / "prometheus" / "prometheus.yml"
+
+    def scrape_targets(self) -> list[ScrapeTarget]:
+        """The Apollo Router's metrics (Apollo Gateway has none) and every subgraph process's."""
+        router = ScrapeTarget("router", self.ports["router_metrics"], {"process": "router"})
+        targets = [router] if "router" in self.routers else []
+        for service in SUBGRAPHS:
+            for program in self.processes(service):
+                labels = {"service": service, "process": program}
+                targets.append(ScrapeTarget("subgraphs", self.ports[program], labels))
+        return targets
 
     @property
     def explorer_graph_url(self) -> str:
@@ -430,6 +468,8 @@ class Stack:
             return _http_ok(self.config.health_url(program))
         if program == EXPLORER:
             return _http_ok(self.config.explorer_url + "health")
+        if program == PROMETHEUS:
+            return _http_ok(self.config.prometheus_url + "-/ready")
         return _http_ok(self.config.health_url(program)) and _answers_graphql(self.config.url(program))
 
     def wait_healthy(self, program: str) -> None:
@@ -464,6 +504,10 @@ class Stack:
             missing.append(f"the Apollo Router ({ROUTER_BIN})")
         if "gateway" in self.config.routers and not (REPO_ROOT / "router/node_modules").exists():
             missing.append("router/node_modules (npm ci)")
+        if self.config.monitoring and shutil.which("prometheus") is None:
+            missing.append("Prometheus (Debian's prometheus)")
+        if self.config.monitoring and not DASHBOARD_LIBRARY.exists():
+            missing.append("monitoring/dashboard/node_modules (npm ci)")
         if not (REPO_ROOT / "router/supergraph.graphql").exists():
             raise StackError("router/supergraph.graphql is missing: run `make compose`.")
         if missing:
@@ -484,6 +528,20 @@ class Stack:
         # Its documentation explorer needs introspection, which only the development profile answers.
         if self.config.profile == "dev":
             self.start(EXPLORER)
+        if self.config.monitoring:
+            self.start_monitoring()
+        else:
+            self.stop(PROMETHEUS)
+
+    def start_monitoring(self) -> None:
+        """Writes Prometheus' configuration from the stack's ports and starts it (again, if it changed)."""
+        config_file = self.config.prometheus_config_file
+        wanted = prometheus_config(self.config.scrape_targets(), self.config.monitoring_interval_s)
+        if not config_file.exists() or config_file.read_text() != wanted:
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(wanted)
+            self.stop(PROMETHEUS)
+        self.start(PROMETHEUS)
 
     def down(self) -> None:
         if not self.supervisord_running():
@@ -512,6 +570,9 @@ class Stack:
             lines.append(f"{'explorer':<15} {config.explorer_url}   (GraphiQL for the graph)")
         for subgraph in config.subgraph_programs:
             lines.append(f"{subgraph:<15} {config.url(subgraph)}   (GraphiQL: open it in a browser)")
+        if config.monitoring:
+            lines.append(f"{'dashboard':<15} {config.dashboard_url}")
+            lines.append(f"{'Prometheus':<15} {config.prometheus_url}alerts   (rules: monitoring/rules.yml)")
         if config.external_mongodb_uri:
             lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI)")
         else:
