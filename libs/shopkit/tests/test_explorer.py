@@ -96,8 +96,10 @@ async def test_an_unknown_asset_is_not_found() -> None:
         assert (await client.get("/explorer/assets/package.json")).status_code == 404
 
 
-def test_settings_come_from_the_environment() -> None:
-    settings = Settings.from_env({"GRAPH_URL": "http://localhost:4000/", "PORT": "4999"})
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GRAPH_URL", "http://localhost:4000/")
+    monkeypatch.setenv("PORT", "4999")
+    settings = Settings()
     assert settings == Settings(graph_url="http://localhost:4000/", host="127.0.0.1", port=4999)
 
 

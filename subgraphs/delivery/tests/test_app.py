@@ -55,11 +55,11 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EVENTS_REDIS_URL", "redis://events:6379/0")
     monkeypatch.setenv("JWKS_URL", "http://users:4001/.well-known/jwks.json")
     monkeypatch.setenv("OUTBOX_SWEEP_SECONDS", "5")
-    assert Settings.from_env() == Settings(
+    assert Settings() == Settings(
         redis_url="redis://store:6379/1",
         events_redis_url="redis://events:6379/0",
         jwks_url="http://users:4001/.well-known/jwks.json",
         outbox_sweep_seconds=5.0,
     )
     monkeypatch.delenv("REDIS_URL")
-    assert Settings.from_env().redis_url == "redis://127.0.0.1:6379/1"
+    assert Settings().redis_url == "redis://127.0.0.1:6379/1"

@@ -1,7 +1,6 @@
 """A charge still in flight when its order is cancelled, or when the processor is slow."""
 
 import asyncio
-import dataclasses
 
 import pytest
 from conftest import Shop
@@ -55,7 +54,7 @@ async def test_a_cancellation_redelivered_after_the_charge_settled_refunds_once(
 class TestASlowProcessor:
     @pytest.fixture
     def settings(self, settings: Settings) -> Settings:
-        return dataclasses.replace(settings, charge_timeout_seconds=0.2, stale_payment_seconds=30.0)
+        return settings.model_copy(update={"charge_timeout_seconds": 0.2, "stale_payment_seconds": 30.0})
 
     async def test_a_charge_past_its_timeout_stays_pending_and_is_retryable(self, shop: Shop) -> None:
         order_id = await shop.place_order("alice")

@@ -1,7 +1,6 @@
 """No N+1: resolving many entities costs a constant number of store calls, and the
 commands those send are one per batch on MongoDB, one per key on FerretDB."""
 
-import dataclasses
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from shopkit.testing import StoreWork, batch_commands
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     # The relay then runs only when woken by a write: no polling during the counts.
-    return dataclasses.replace(settings, outbox_sweep_seconds=3600)
+    return settings.model_copy(update={"outbox_sweep_seconds": 3600})
 
 
 async def work_for(shop: Shop, query: str, variables: dict[str, Any], **who: Any) -> StoreWork:

@@ -1,7 +1,6 @@
 """Work a crash interrupted is repaired; payOrder waits for an order.placed still in flight."""
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,7 +19,7 @@ CARD = parse_card("4242424242424242", 12, 2099, "987", now=datetime.now(UTC))
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return dataclasses.replace(settings, order_wait_seconds=10.0)
+    return settings.model_copy(update={"order_wait_seconds": 10.0})
 
 
 def repairer(shop: Shop, settings: Settings, processor: CardProcessor) -> Payments:

@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from urllib.parse import urlsplit
 
 import httpx
@@ -78,7 +77,7 @@ async def test_live_and_ready(http_client: httpx.AsyncClient) -> None:
 
 async def test_not_ready_while_mongodb_is_unreachable(settings: Settings, mongodb_uri: str) -> None:
     async with relayed(mongodb_uri) as relay:
-        through_relay = replace(settings, mongodb_uri=f"mongodb://127.0.0.1:{relay.port}/")
+        through_relay = settings.model_copy(update={"mongodb_uri": f"mongodb://127.0.0.1:{relay.port}/"})
         async with running_app(through_relay) as http:
             assert (await http.get("/health/ready")).status_code == 200
             await relay.stop()

@@ -1,6 +1,5 @@
 """The admin and demo customer accounts are ensured at every start, idempotently."""
 
-from dataclasses import replace
 from typing import Any
 
 from support import GraphQLClient, error_codes, running_app
@@ -38,7 +37,7 @@ async def test_a_new_admin_password_replaces_the_old_one(settings: Settings, use
         pass
     [before] = await accounts_with_email(users_collection, settings.admin_email)
 
-    changed = replace(settings, admin_password="a brand new admin password")
+    changed = settings.model_copy(update={"admin_password": "a brand new admin password"})
     async with running_app(changed) as http:
         graphql = GraphQLClient(http)
         assert error_codes(await graphql.login(settings.admin_email, settings.admin_password)) == [
@@ -56,7 +55,9 @@ async def test_an_account_registered_with_the_admin_email_becomes_the_admin(
     async with running_app(settings) as http:
         squatter = await GraphQLClient(http).register(admin_email, password="squatters password")
 
-    promoted = replace(settings, admin_email=admin_email, admin_password="the real admin password")
+    promoted = settings.model_copy(
+        update={"admin_email": admin_email, "admin_password": "the real admin password"}
+    )
     async with running_app(promoted) as http:
         graphql = GraphQLClient(http)
         assert error_codes(await graphql.login(admin_email, "squatters password")) == ["UNAUTHENTICATED"]

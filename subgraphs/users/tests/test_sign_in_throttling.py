@@ -8,7 +8,6 @@ client gives, as they would from the router or a proxy.
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -75,7 +74,9 @@ def signed_in(body: dict[str, Any]) -> bool:
 async def test_brute_force_locks_the_account_even_for_the_right_password_until_the_window_passes(
     settings: Settings,
 ) -> None:
-    settings = replace(settings, login_max_failures_per_account=3, login_failure_window_seconds=3)
+    settings = settings.model_copy(
+        update={"login_max_failures_per_account": 3, "login_failure_window_seconds": 3}
+    )
     async with graph(settings, ATTACKER) as graphql:
         await graphql.register("ann@example.com")
         for _ in range(3):
@@ -96,7 +97,9 @@ async def test_a_throttled_attempt_costs_no_password_hashing(
     settings: Settings, verifications: Callable[[], int]
 ) -> None:
     # One hashing slot: attempts take turns, so the count below is exact.
-    settings = replace(settings, login_max_failures_per_account=3, password_hash_concurrency=1)
+    settings = settings.model_copy(
+        update={"login_max_failures_per_account": 3, "password_hash_concurrency": 1}
+    )
     async with graph(settings, ATTACKER) as graphql:
         await graphql.register("bob@example.com")
         before = verifications()
@@ -110,7 +113,7 @@ async def test_a_throttled_attempt_costs_no_password_hashing(
 
 
 async def test_an_unknown_email_is_locked_like_a_known_one(settings: Settings) -> None:
-    settings = replace(settings, login_max_failures_per_account=2)
+    settings = settings.model_copy(update={"login_max_failures_per_account": 2})
     async with graph(settings, ATTACKER) as graphql:
         await graphql.register("carol@example.com")
         for email in ("carol@example.com", "nobody@example.com"):
@@ -124,7 +127,9 @@ async def test_an_unknown_email_is_locked_like_a_known_one(settings: Settings) -
 
 
 async def test_spraying_many_accounts_from_one_address_locks_the_address(settings: Settings) -> None:
-    settings = replace(settings, login_max_failures_per_account=100, login_max_failures_per_address=5)
+    settings = settings.model_copy(
+        update={"login_max_failures_per_account": 100, "login_max_failures_per_address": 5}
+    )
     async with clients(settings, "127.0.0.1", ATTACKER, SOMEONE_ELSE) as (registrar, attacker, someone_else):
         accounts = [await registrar.register(f"spray{n}@example.com") for n in range(7)]
 
@@ -142,7 +147,9 @@ async def test_spraying_many_accounts_from_one_address_locks_the_address(setting
 async def test_a_request_that_names_no_client_counts_against_its_account_only(settings: Settings) -> None:
     # Straight from the router, with no proxy naming the client, the peer is the
     # router: counting by it would let one attacker lock every client out.
-    settings = replace(settings, login_max_failures_per_account=100, login_max_failures_per_address=2)
+    settings = settings.model_copy(
+        update={"login_max_failures_per_account": 100, "login_max_failures_per_address": 2}
+    )
     async with started_app(settings) as app, client_of(app, "127.0.0.1", named=False) as http:
         router = GraphQLClient(http)
         accounts = [await router.register(f"unnamed{n}@example.com") for n in range(4)]
@@ -152,7 +159,7 @@ async def test_a_request_that_names_no_client_counts_against_its_account_only(se
 
 
 async def test_invalid_emails_count_against_the_address(settings: Settings) -> None:
-    settings = replace(settings, login_max_failures_per_address=3)
+    settings = settings.model_copy(update={"login_max_failures_per_address": 3})
     async with graph(settings, ATTACKER) as graphql:
         account = await graphql.register("dave@example.com")
         for n in range(3):
@@ -161,11 +168,12 @@ async def test_invalid_emails_count_against_the_address(settings: Settings) -> N
 
 
 async def test_other_accounts_sign_in_while_one_is_attacked(settings: Settings) -> None:
-    settings = replace(
-        settings,
-        login_max_failures_per_account=3,
-        login_max_failures_per_address=0,  # only the account's limit in play
-        password_hash_concurrency=1,
+    settings = settings.model_copy(
+        update={
+            "login_max_failures_per_account": 3,
+            "login_max_failures_per_address": 0,  # only the account's limit in play
+            "password_hash_concurrency": 1,
+        }
     )
     async with clients(settings, SOMEONE_ELSE, ATTACKER) as (registrar, attacker):
         victim = await registrar.register("victim@example.com")
@@ -183,7 +191,7 @@ async def test_other_accounts_sign_in_while_one_is_attacked(settings: Settings) 
 
 
 async def test_successful_sign_ins_are_not_counted_against_the_address(settings: Settings) -> None:
-    settings = replace(settings, login_max_failures_per_address=3)
+    settings = settings.model_copy(update={"login_max_failures_per_address": 3})
     async with graph(settings, ATTACKER) as graphql:
         accounts = [await graphql.register(f"office{n}@example.com") for n in range(4)]
         # Far more sign-ins from one address than it may fail.
@@ -197,7 +205,7 @@ async def test_successful_sign_ins_are_not_counted_against_the_address(settings:
 
 
 async def test_a_successful_sign_in_starts_the_accounts_count_over(settings: Settings) -> None:
-    settings = replace(settings, login_max_failures_per_account=3)
+    settings = settings.model_copy(update={"login_max_failures_per_account": 3})
     async with graph(settings) as graphql:
         await graphql.register("erin@example.com")
         for _ in range(3):
@@ -207,7 +215,7 @@ async def test_a_successful_sign_in_starts_the_accounts_count_over(settings: Set
 
 
 async def test_registering_is_not_throttled(settings: Settings) -> None:
-    settings = replace(settings, login_max_failures_per_address=2)
+    settings = settings.model_copy(update={"login_max_failures_per_address": 2})
     async with graph(settings, ATTACKER) as graphql:
         for _ in range(2):
             assert refused(await graphql.login("frank@example.com", WRONG))
@@ -219,8 +227,8 @@ async def test_registering_is_not_throttled(settings: Settings) -> None:
 async def test_the_limits_hold_across_processes_sharing_one_redis(settings: Settings) -> None:
     """Two instances (each on its own database, as two processes on one MongoDB would share
     one) count one account's failures together."""
-    settings = replace(settings, login_max_failures_per_account=4)
-    other = replace(settings, mongodb_database=f"{settings.mongodb_database}_b")
+    settings = settings.model_copy(update={"login_max_failures_per_account": 4})
+    other = settings.model_copy(update={"mongodb_database": f"{settings.mongodb_database}_b"})
     async with graph(settings, ATTACKER) as first, graph(other, SOMEONE_ELSE) as second:
         for graphql in (first, second):
             await graphql.register("grace@example.com")
@@ -232,10 +240,11 @@ async def test_the_limits_hold_across_processes_sharing_one_redis(settings: Sett
 
 
 async def test_without_redis_sign_in_stays_open_and_limited_in_the_process(settings: Settings) -> None:
-    settings = replace(
-        settings,
-        login_redis_url=f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
-        login_max_failures_per_account=3,
+    settings = settings.model_copy(
+        update={
+            "login_redis_url": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens there
+            "login_max_failures_per_account": 3,
+        }
     )
     async with running_app(settings, ATTACKER) as http:
         graphql = GraphQLClient(http)

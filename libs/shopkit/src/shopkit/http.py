@@ -1,8 +1,8 @@
 """The ASGI app around a subgraph's schema: /graphql (GraphiQL on a browser's GET), health, metrics."""
 
-import os
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -32,11 +32,21 @@ ContextFactory = Callable[[Request], Awaitable[Any]]
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
-def schema_extensions() -> list[Callable[[], SchemaExtension]]:
-    """Query limits enforced in every subgraph (the free router cannot).
+@dataclass(frozen=True)
+class QueryLimits:
+    """How large a query a subgraph accepts (GRAPHQL_MAX_DEPTH, _ALIASES, _TOKENS in its settings)."""
+
+    max_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+
+
+def schema_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
+    """Error masking, the query limits enforced in every subgraph (the free router
+    cannot), and the parse and validation caches.
 
     Depth, aliases and tokens are capped so that one request cannot make a
-    service do unbounded work; the caps come from the environment.
+    service do unbounded work.
 
     Factories, not instances: Strawberry builds each request's extensions from
     them, so concurrent requests never share an extension's execution context.
@@ -44,14 +54,13 @@ def schema_extensions() -> list[Callable[[], SchemaExtension]]:
     (keyed by the rules) hits across requests.
     """
     limit_rules = [
-        *QueryDepthLimiter(max_depth=int(os.environ.get("GRAPHQL_MAX_DEPTH", "12"))).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=int(os.environ.get("GRAPHQL_MAX_ALIASES", "30"))).validation_rules,
+        *QueryDepthLimiter(max_depth=limits.max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=limits.max_aliases).validation_rules,
     ]
-    max_tokens = int(os.environ.get("GRAPHQL_MAX_TOKENS", "4000"))
     return [
         MaskInternalErrors,
         partial(AddValidationRules, limit_rules),
-        partial(MaxTokensLimiter, max_token_count=max_tokens),
+        partial(MaxTokensLimiter, max_token_count=limits.max_tokens),
         partial(ParserCache, maxsize=256),
         partial(ValidationCache, maxsize=256),
     ]

@@ -1,12 +1,12 @@
-"""Running a service: logging and uvicorn, configured from the environment."""
+"""Running a service: logging and uvicorn, configured by the service's settings."""
 
 import logging
-import os
 
 import uvicorn
 from graphql import GraphQLError
 
 from shopkit.errors import ShopError
+from shopkit.settings import ServiceSettings
 
 
 class ExpectedErrorFilter(logging.Filter):
@@ -21,22 +21,23 @@ class ExpectedErrorFilter(logging.Filter):
         return not (isinstance(error, GraphQLError) and isinstance(error.original_error, ShopError))
 
 
-def configure_logging() -> None:
+def configure_logging(level: str) -> None:
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("strawberry.execution").addFilter(ExpectedErrorFilter())
 
 
-def serve(app_factory: str, default_port: int) -> None:
-    configure_logging()
+def serve(app_factory: str, settings: ServiceSettings) -> None:
+    """Runs the app `app_factory` names ("module:function"), which reads the same settings."""
+    configure_logging(settings.log_level)
     uvicorn.run(
         app_factory,
         factory=True,
-        host=os.environ.get("HOST", "127.0.0.1"),
-        port=int(os.environ.get("PORT", str(default_port))),
-        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
-        access_log=os.environ.get("ACCESS_LOG", "0") == "1",
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
         lifespan="on",
     )

@@ -1,7 +1,12 @@
-"""`python -m delivery`: serves the delivery subgraph on HOST:PORT (default 127.0.0.1:4004)."""
+"""`python -m delivery`: serves the delivery subgraph where its settings say (HOST, PORT)."""
 
-from delivery.config import DEFAULT_PORT
+from delivery.config import Settings
 from shopkit.serve import serve
 
+
+def main() -> None:
+    serve("delivery.app:create_app", Settings())
+
+
 if __name__ == "__main__":
-    serve("delivery.app:create_app", DEFAULT_PORT)
+    main()

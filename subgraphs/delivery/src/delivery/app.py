@@ -10,7 +10,7 @@ from delivery.config import Settings
 from delivery.context import Context
 from delivery.events import STREAM, EventHandlers, consumer
 from delivery.loaders import Loaders
-from delivery.schema import schema
+from delivery.schema import build_schema
 from delivery.store import DeliveryOutbox, DeliveryStore
 from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
@@ -21,7 +21,7 @@ from shopkit.http import create_app as create_subgraph_app
 
 def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | None = None) -> Starlette:
     """The ASGI app; tests pass their own settings and a verifier holding their signing key."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     verifier = verifier or TokenVerifier(settings.jwks_url)
     store_redis = redis_client.connect(settings.redis_url)
     events_redis = redis_client.connect(settings.events_redis_url)
@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         return await redis_client.is_ready(events_redis)
 
     return create_subgraph_app(
-        schema=schema,
+        schema=build_schema(settings.query_limits),
         context_factory=context,
         lifespan=lifespan,
         readiness={"redis": store_ready, "events": events_ready, **workers.readiness},

@@ -19,7 +19,7 @@ from delivery.events import delivery_status_changed
 from delivery.store import DeliveryRecord, DeliveryStatus, TrackingEntry
 from shopkit.auth import Principal, require_admin, require_owner, require_principal
 from shopkit.errors import BadUserInput
-from shopkit.http import schema_extensions
+from shopkit.http import QueryLimits, schema_extensions
 from shopkit.types import Address
 
 Info = strawberry.Info[Context, None]
@@ -179,10 +179,16 @@ def _clean_note(note: str | None) -> str | None:
     return text
 
 
-schema = strawberry.federation.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[Order, User, Delivery],
-    extensions=schema_extensions(),
-    federation_version="2.11",
-)
+def build_schema(limits: QueryLimits) -> strawberry.federation.Schema:
+    """The schema, enforcing these query limits (the service's settings give them)."""
+    return strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Order, User, Delivery],
+        extensions=schema_extensions(limits),
+        federation_version="2.11",
+    )
+
+
+# The SDL does not depend on the limits: this is what `strawberry export-schema` reads.
+schema = build_schema(QueryLimits())

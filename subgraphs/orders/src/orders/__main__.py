@@ -1,11 +1,11 @@
-"""`python -m orders`: serve the orders subgraph (HOST/PORT from the environment)."""
+"""`python -m orders`: serves the orders subgraph where its settings say (HOST, PORT)."""
 
-from orders.config import DEFAULT_PORT
+from orders.config import Settings
 from shopkit.serve import serve
 
 
 def main() -> None:
-    serve("orders.app:create_app", DEFAULT_PORT)
+    serve("orders.app:create_app", Settings())
 
 
 if __name__ == "__main__":

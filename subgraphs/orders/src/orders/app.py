@@ -11,7 +11,7 @@ from orders.config import SERVICE, Settings
 from orders.context import Context
 from orders.events import CONSUMED_STREAMS, OrderEventHandler
 from orders.loaders import create_loaders
-from orders.schema import schema
+from orders.schema import build_schema
 from orders.seed import seed_catalog
 from orders.store import OrderStore
 from shopkit import http, redis_client, tasks
@@ -31,7 +31,7 @@ def create_app(
 ) -> Starlette:
     """The app; `background_workers=False` leaves out the outbox relay and the event
     consumer (tests that count store commands need a quiet store)."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     verifier = verifier or TokenVerifier(settings.jwks_url)
     mongodb = MongoDB(
         settings.mongodb_uri,
@@ -87,7 +87,7 @@ def create_app(
     # Only the store gates readiness: with the event Redis down, orders are
     # still placed (their events wait in the outbox).
     return http.create_app(
-        schema=schema,
+        schema=build_schema(settings.query_limits),
         context_factory=context_factory,
         lifespan=lifespan,
         readiness={"mongodb": mongodb.is_ready, **workers.readiness},

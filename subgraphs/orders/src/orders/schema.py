@@ -13,7 +13,7 @@ from orders.loaders import OrdersPageKey
 from orders.store import utc_now
 from shopkit.auth import require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
-from shopkit.http import schema_extensions
+from shopkit.http import QueryLimits, schema_extensions
 from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
 from shopkit.types import Address, AddressInput, Money, PageInfo, utc
@@ -251,10 +251,16 @@ class Mutation:
         return Order.from_doc(cancelled)
 
 
-schema = strawberry.federation.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[Order, Product, User],
-    extensions=schema_extensions(),
-    federation_version="2.11",
-)
+def build_schema(limits: QueryLimits) -> strawberry.federation.Schema:
+    """The schema, enforcing these query limits (the service's settings give them)."""
+    return strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Order, Product, User],
+        extensions=schema_extensions(limits),
+        federation_version="2.11",
+    )
+
+
+# The SDL does not depend on the limits: this is what `strawberry export-schema` reads.
+schema = build_schema(QueryLimits())

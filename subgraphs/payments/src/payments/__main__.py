@@ -1,7 +1,12 @@
-"""`python -m payments`: serves the payments subgraph (HOST/PORT, default 127.0.0.1:4003)."""
+"""`python -m payments`: serves the payments subgraph where its settings say (HOST, PORT)."""
 
-from payments.config import DEFAULT_PORT
+from payments.config import Settings
 from shopkit.serve import serve
 
+
+def main() -> None:
+    serve("payments.app:create_app", Settings())
+
+
 if __name__ == "__main__":
-    serve("payments.app:create_app", DEFAULT_PORT)
+    main()

@@ -19,7 +19,7 @@ from payments.context import Context, build_context
 from payments.events import ORDERS_STREAM, OrderEventHandler
 from payments.operations import Payments
 from payments.processor import CardProcessor
-from payments.schema import schema
+from payments.schema import build_schema
 from payments.store import PaymentStore
 from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
@@ -39,7 +39,7 @@ def create_app(
     processor: CardProcessor | None = None,
 ) -> Starlette:
     """The app; tests pass settings, a verifier holding their keys, and a processor to inspect."""
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     verifier = verifier or TokenVerifier(settings.jwks_url)
     mongodb = MongoDB(
         settings.mongodb_uri,
@@ -89,7 +89,7 @@ def create_app(
         return await build_context(request, verifier, store, payments)
 
     return create_subgraph_app(
-        schema=schema,
+        schema=build_schema(settings.query_limits),
         context_factory=context,
         lifespan=lifespan,
         # Ready means the store answers; events wait in the outbox while Redis is away.

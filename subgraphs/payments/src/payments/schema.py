@@ -11,7 +11,7 @@ from payments.loaders import PageKey
 from payments.operations import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
 from payments.store import CHARGED, PaymentStatus
 from shopkit.auth import require_admin, require_owner, require_principal
-from shopkit.http import schema_extensions
+from shopkit.http import QueryLimits, schema_extensions
 from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
 from shopkit.types import Money, PageInfo, utc
@@ -240,10 +240,16 @@ class Mutation:
         return Payment.from_doc(doc)
 
 
-schema = strawberry.federation.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[Payment, Order, User],
-    extensions=schema_extensions(),
-    federation_version="2.11",
-)
+def build_schema(limits: QueryLimits) -> strawberry.federation.Schema:
+    """The schema, enforcing these query limits (the service's settings give them)."""
+    return strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[Payment, Order, User],
+        extensions=schema_extensions(limits),
+        federation_version="2.11",
+    )
+
+
+# The SDL does not depend on the limits: this is what `strawberry export-schema` reads.
+schema = build_schema(QueryLimits())

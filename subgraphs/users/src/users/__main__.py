@@ -1,8 +1,12 @@
-"""`python -m users` serves the subgraph on 127.0.0.1:4001 (env HOST/PORT)."""
+"""`python -m users`: serves the users subgraph where its settings say (HOST, PORT)."""
 
 from shopkit.serve import serve
+from users.config import Settings
 
-PORT = 4001
+
+def main() -> None:
+    serve("users.app:create_app", Settings())
+
 
 if __name__ == "__main__":
-    serve("users.app:create_app", PORT)
+    main()

@@ -15,7 +15,7 @@ from shopkit.tokens import TokenSigner
 from users.config import Settings
 from users.context import Context, Services, build_context
 from users.passwords import Passwords
-from users.schema import schema
+from users.schema import build_schema
 from users.seed import seed
 from users.store import UserStore
 from users.throttle import SignInThrottle
@@ -31,7 +31,7 @@ def own_key_verifier(signer: TokenSigner) -> TokenVerifier:
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
-    settings = settings or Settings.from_env()
+    settings = settings or Settings()
     signer = TokenSigner.from_pem_file(settings.jwt_private_key_file, create=True)
     mongodb = MongoDB(
         settings.mongodb_uri,
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse(signer.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     return http.create_app(
-        schema=schema,
+        schema=build_schema(settings.query_limits),
         context_factory=context,
         lifespan=lifespan,
         # Not Redis: sign-in throttling counts in memory while Redis is down (users.throttle).

@@ -6,7 +6,7 @@ import strawberry
 
 from shopkit.auth import Role, require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
-from shopkit.http import schema_extensions
+from shopkit.http import QueryLimits, schema_extensions
 from shopkit.types import Address, AddressInput
 from users import accounts
 from users.context import Context
@@ -123,10 +123,16 @@ def _signed_in(context: Context, record: UserRecord) -> AuthPayload:
     return AuthPayload(token=token, user=User.from_record(record))
 
 
-schema = strawberry.federation.Schema(
-    query=Query,
-    mutation=Mutation,
-    types=[User],
-    extensions=schema_extensions(),
-    federation_version="2.11",
-)
+def build_schema(limits: QueryLimits) -> strawberry.federation.Schema:
+    """The schema, enforcing these query limits (the service's settings give them)."""
+    return strawberry.federation.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[User],
+        extensions=schema_extensions(limits),
+        federation_version="2.11",
+    )
+
+
+# The SDL does not depend on the limits: this is what `strawberry export-schema` reads.
+schema = build_schema(QueryLimits())

@@ -6,10 +6,7 @@ as its endpoint. The browser calls the router directly, which the router's CORS
 policy allows from any localhost origin (router/router.dev.yaml).
 """
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
@@ -19,21 +16,16 @@ from shopkit.explorer.assets import asset_routes
 from shopkit.explorer.page import graphiql_page
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
+    """From GRAPH_URL, HOST, PORT and LOG_LEVEL, like a service's (shopkit.settings)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
     # The router as the browser reaches it.
     graph_url: str = "http://127.0.0.1:4000/"
     host: str = "127.0.0.1"
     port: int = 4080
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Settings":
-        defaults = cls()
-        return cls(
-            graph_url=env.get("GRAPH_URL", defaults.graph_url),
-            host=env.get("HOST", defaults.host),
-            port=int(env.get("PORT", str(defaults.port))),
-        )
+    log_level: str = "INFO"
 
 
 def create_app(settings: Settings) -> Starlette:
