@@ -22,10 +22,11 @@ help: ## list the targets
 setup: ## install what is missing: redis-server, FerretDB, the Apollo Router (first build is long), npm and uv deps
 	@scripts/setup.sh
 
-deps: $(DELIVERY_TS)/dist/src/main.js ## only the project dependencies: the npm installs (router/, the explorer's, delivery-ts) and every uv environment
+deps: $(DELIVERY_TS)/dist/src/main.js ## only the project dependencies: the npm installs (router/, the explorer's, the dashboard's, delivery-ts) and every uv environment
 	@scripts/npm-ci.sh router
 	@scripts/npm-ci.sh $(DELIVERY_TS)
 	@scripts/npm-ci.sh libs/shopkit/src/shopkit/explorer
+	@scripts/npm-ci.sh monitoring/dashboard
 	@for project in . libs/shopkit $(addprefix subgraphs/,$(SUBGRAPHS)); do uv sync --frozen --quiet --project $$project; done
 
 # The TypeScript delivery (subgraphs/delivery-ts), compiled when its sources or lock file change.
