@@ -9,8 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from conftest import make_test_stack_config
+
 from monitoring import RULES_FILE, prometheus_config
 from stack import StackConfig
 
