@@ -7,14 +7,12 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 
 from delivery.config import Settings
-from delivery.context import Context
+from delivery.context import Context, build_context
 from delivery.events import STREAM, EventHandlers, consumer
-from delivery.loaders import Loaders
 from delivery.schema import build_schema
 from delivery.store import DeliveryOutbox, DeliveryStore
 from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
-from shopkit.context import authenticate, traceparent
 from shopkit.events.outbox import OutboxRelay
 from shopkit.http import create_app as create_subgraph_app
 
@@ -47,12 +45,7 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
             await events_redis.aclose()
 
     async def context(request: Request) -> Context:
-        return Context(
-            auth=await authenticate(request, verifier),
-            loaders=Loaders(store),
-            store=store,
-            traceparent=traceparent(request),
-        )
+        return await build_context(request, verifier, store)
 
     async def store_ready() -> bool:
         return await redis_client.is_ready(store_redis)

@@ -1,10 +1,14 @@
-"""The per-request context every resolver sees as `info.context`."""
+"""The per-request context every resolver receives as `info.context`, and how it is built."""
 
 from dataclasses import dataclass
 
+import strawberry
+from starlette.requests import Request
+
 from delivery.loaders import Loaders
 from delivery.store import DeliveryStore
-from shopkit.context import RequestAuth
+from shopkit.auth import TokenVerifier
+from shopkit.context import RequestAuth, authenticate, traceparent
 
 
 @dataclass(frozen=True)
@@ -13,3 +17,15 @@ class Context:
     loaders: Loaders
     store: DeliveryStore
     traceparent: str | None
+
+
+Info = strawberry.Info[Context, None]
+
+
+async def build_context(request: Request, verifier: TokenVerifier, store: DeliveryStore) -> Context:
+    return Context(
+        auth=await authenticate(request, verifier),
+        loaders=Loaders(store),
+        store=store,
+        traceparent=traceparent(request),
+    )

@@ -14,15 +14,13 @@ from datetime import UTC, datetime
 
 import strawberry
 
-from delivery.context import Context
+from delivery.context import Info
 from delivery.events import delivery_status_changed
 from delivery.store import DeliveryRecord, DeliveryStatus, TrackingEntry
 from shopkit.auth import Principal, require_admin, require_owner, require_principal
 from shopkit.errors import BadUserInput
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.types import Address
-
-Info = strawberry.Info[Context, None]
 
 MAX_NOTE_LENGTH = 500
 

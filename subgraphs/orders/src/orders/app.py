@@ -8,15 +8,13 @@ from starlette.requests import Request
 
 from orders.catalog import Catalog
 from orders.config import SERVICE, Settings
-from orders.context import Context
+from orders.context import Context, build_context
 from orders.events import CONSUMED_STREAMS, OrderEventHandler
-from orders.loaders import create_loaders
 from orders.schema import build_schema
 from orders.seed import seed_catalog
 from orders.store import OrderStore
 from shopkit import http, redis_client, tasks
 from shopkit.auth import TokenVerifier
-from shopkit.context import authenticate, traceparent
 from shopkit.events.envelope import stream_for
 from shopkit.events.outbox import MongoOutbox, OutboxRelay, nobody_notified
 from shopkit.events.streams import StreamConsumer, default_consumer_name
@@ -75,20 +73,14 @@ def create_app(
             await events_redis.aclose()
             await store.close()
 
-    async def context_factory(request: Request) -> Context:
-        return Context(
-            auth=await authenticate(request, verifier),
-            catalog=catalog,
-            loaders=create_loaders(store),
-            store=store,
-            traceparent=traceparent(request),
-        )
+    async def context(request: Request) -> Context:
+        return await build_context(request, verifier, catalog, store)
 
     # Only the store gates readiness: with the event Redis down, orders are
     # still placed (their events wait in the outbox).
     return http.create_app(
         schema=build_schema(settings.query_limits),
-        context_factory=context_factory,
+        context_factory=context,
         lifespan=lifespan,
         readiness={"mongodb": mongodb.is_ready, **workers.readiness},
     )

@@ -1,13 +1,15 @@
-"""The per-request context every resolver receives."""
+"""The per-request context every resolver receives as `info.context`, and how it is built."""
 
 from dataclasses import dataclass
 
 import strawberry
+from starlette.requests import Request
 
 from orders.catalog import Catalog
-from orders.loaders import Loaders
+from orders.loaders import Loaders, create_loaders
 from orders.store import OrderStore
-from shopkit.context import RequestAuth
+from shopkit.auth import TokenVerifier
+from shopkit.context import RequestAuth, authenticate, traceparent
 
 
 @dataclass(frozen=True)
@@ -21,3 +23,15 @@ class Context:
 
 
 Info = strawberry.Info[Context, None]
+
+
+async def build_context(
+    request: Request, verifier: TokenVerifier, catalog: Catalog, store: OrderStore
+) -> Context:
+    return Context(
+        auth=await authenticate(request, verifier),
+        catalog=catalog,
+        loaders=create_loaders(store),
+        store=store,
+        traceparent=traceparent(request),
+    )

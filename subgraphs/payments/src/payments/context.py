@@ -1,7 +1,8 @@
-"""The per-request context every resolver receives."""
+"""The per-request context every resolver receives as `info.context`, and how it is built."""
 
 from dataclasses import dataclass
 
+import strawberry
 from starlette.requests import Request
 
 from payments.loaders import Loaders, create_loaders
@@ -20,6 +21,9 @@ class Context:
 
     def principal(self) -> Principal | None:
         return self.auth.principal()
+
+
+Info = strawberry.Info[Context, None]
 
 
 async def build_context(

@@ -6,7 +6,7 @@ from typing import Any
 import strawberry
 
 from payments import processor
-from payments.context import Context
+from payments.context import Info
 from payments.loaders import PageKey
 from payments.operations import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
 from payments.store import CHARGED, PaymentStatus
@@ -15,8 +15,6 @@ from shopkit.http import QueryLimits, schema_extensions
 from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
 from shopkit.types import Money, PageInfo, utc
-
-Info = strawberry.Info[Context, None]
 
 DEFAULT_PAGE_SIZE = 20
 

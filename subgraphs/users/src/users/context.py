@@ -1,8 +1,9 @@
-"""The per-request Context every resolver receives as `info.context`."""
+"""The per-request context every resolver receives as `info.context`, and how it is built."""
 
 from dataclasses import dataclass
 from datetime import timedelta
 
+import strawberry
 from starlette.requests import Request
 
 from shopkit.auth import TokenVerifier
@@ -38,6 +39,9 @@ class Context:
     traceparent: str | None
     # Who sent the request as far as this service can tell; see `client_address`.
     client_address: str | None
+
+
+Info = strawberry.Info[Context, None]
 
 
 async def build_context(request: Request, services: Services) -> Context:

@@ -9,10 +9,8 @@ from shopkit.errors import Conflict, NotFound
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.types import Address, AddressInput
 from users import accounts
-from users.context import Context
+from users.context import Context, Info
 from users.store import MAX_ADDRESSES, AddressBookFull, UserRecord
-
-Info = strawberry.Info[Context, None]
 
 # The token's role enum is the GraphQL enum too: one definition, no mapping between them.
 strawberry.enum(Role, description="What a user may do: CUSTOMER sees their own data, ADMIN all.")
