@@ -136,6 +136,8 @@ class OutboxRelay:
         self._sweep_interval = sweep_interval
         self._batch = batch
         self._written: asyncio.Queue[Hashable] = asyncio.Queue()
+        # At 0 from the start, so that Prometheus' rate() sees the first events too.
+        self._published = EVENTS_PUBLISHED.labels(stream=stream)
 
     def notify(self, place: Hashable) -> None:
         """Tells the relay that events were just added at this place of the outbox."""
@@ -211,7 +213,7 @@ class OutboxRelay:
                     add_to(publishing, self._stream, event)
                 relayed += 1
         published = await publishing.execute()
-        EVENTS_PUBLISHED.labels(stream=self._stream).inc(len(published))
+        self._published.inc(len(published))
         await asyncio.gather(*(self._outbox.remove(entries) for entries in read))
         return relayed
 
