@@ -52,6 +52,11 @@ TEST_STACK_ENV = {
     "DELIVERY_PROCESSES": "2",
     "DELIVERY2_PORT": "14005",
     "EXPLORER_PORT": "14080",
+    # Prometheus scrapes and evaluates every 2 s, so an alert goes pending within seconds
+    # (tests/faults/test_lag_alert.py) and the dashboard has data (tests/e2e/test_dashboard.py).
+    "MONITORING": "1",
+    "MONITORING_INTERVAL": "2",
+    "PROMETHEUS_PORT": "19190",
     "REDIS_PORT": "16379",
     "FERRETDB_PORT": "17017",
     "POSTGRESQL_PORT": "17018",
