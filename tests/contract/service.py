@@ -67,6 +67,8 @@ def running_delivery(
         "EVENTS_REDIS_URL": redis_server.url(EVENTS_DB),
         "JWKS_URL": jwks_url,
         "LOG_LEVEL": "INFO",
+        # The relay publishes what its own process wrote at once; what another left, at its sweep.
+        "OUTBOX_SWEEP_SECONDS": "1",
     }
     process = spawn(
         name or f"delivery-{implementation.name}", implementation.command, log_dir=log_dir, env=environment

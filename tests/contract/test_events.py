@@ -325,6 +325,35 @@ def dead_lettered(events: redis.Redis, stream: str, entry_id: str) -> dict[str, 
     return fields
 
 
+def test_the_outbox_sweep_publishes_what_another_process_left_and_sets_aside_what_is_no_event(
+    store: redis.Redis, events: redis.Redis
+) -> None:
+    order_id = uuid.uuid4().hex
+    left = envelope(
+        "delivery.status_changed",
+        "delivery",
+        {"deliveryId": uuid.uuid4().hex, "orderId": order_id, "status": "IN_TRANSIT",
+         "previousStatus": "SCHEDULED", "note": None, "at": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+    garbage = "{this is no event " + order_id
+    # As a process that died after its MULTI/EXEC and before its relay ran would leave them.
+    store.rpush(layout.OUTBOX, json.dumps(left), garbage)
+
+    [published] = produced_of_type(events, order_id, "delivery.status_changed", 1)
+    assert published == left
+    dead_outbox = f"{DELIVERY_STREAM}.dead.outbox"
+
+    def set_aside() -> dict[str, str] | None:
+        entries = cast(list[tuple[str, dict[str, str]]], events.xrange(dead_outbox))
+        return next((fields for _, fields in entries if order_id in fields.get("entry", "")), None)
+
+    fields = eventually(set_aside, what="the entry that is no event dead-lettered")
+    assert json.loads(fields["entry"]) == garbage
+    assert fields["document_id"] == layout.OUTBOX
+    assert fields["reason"]
+    eventually(lambda: store.llen(layout.OUTBOX) == 0, what="the outbox drained")
+
+
 def test_nothing_is_left_pending_or_in_the_outbox(store: redis.Redis, events: redis.Redis) -> None:
     eventually(lambda: store.llen(layout.OUTBOX) == 0, what="the outbox drained")
     for stream in (PAYMENTS_STREAM, ORDERS_STREAM):

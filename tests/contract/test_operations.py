@@ -19,7 +19,7 @@ from contract.implementations import Implementation
 from contract.processes import start_redis
 from contract.queries import data_of
 from contract.service import Delivery, running_delivery
-from contract.streams import PAYMENTS_STREAM, eventually, payment_captured, publish
+from contract.streams import DELIVERY_STREAM, PAYMENTS_STREAM, eventually, payment_captured, publish
 from contract.tokens import Caller
 
 SAMPLE = re.compile(
@@ -128,6 +128,37 @@ def test_metrics_in_prometheus_format(
         name.startswith("shopgraph_store_commands_total") and 'store="redis"' in name for name in found
     )
     assert sum(value for name, value in found.items() if name.startswith("shopgraph_store_calls_total")) > 0
+
+
+def test_as_its_streams_producer_it_reports_what_consumer_groups_left_undone(
+    delivery: Delivery, events: redis.Redis, customer: Caller, store: redis.Redis
+) -> None:
+    group = f"contract-{uuid.uuid4().hex[:8]}"
+    # A consumer of delivery's stream (orders, in the shop), from its start.
+    events.xgroup_create(DELIVERY_STREAM, group, id="0", mkstream=True)
+    order_id = uuid.uuid4().hex
+    publish(events, PAYMENTS_STREAM, payment_captured(order_id, customer.user_id))
+    eventually(lambda: store.get(f"delivery:by-order:{order_id}"), what="the delivery")
+    events.xreadgroup(group, "reader", {DELIVERY_STREAM: ">"}, count=1)
+
+    def reported() -> dict[str, float]:
+        found = samples(httpx.get(f"{delivery.base_url}/metrics").text)
+        labels = f'group="{group}",stream="{DELIVERY_STREAM}"'
+        wanted = {
+            "pending": f"shopgraph_consumer_pending{{{labels}}}",
+            "dead": f"shopgraph_dead_letters{{{labels}}}",
+            "lag": f"shopgraph_consumer_lag{{{labels}}}",
+        }
+        values = {
+            key: next((v for n, v in found.items() if _same_sample(n, name)), -1.0)
+            for key, name in wanted.items()
+        }
+        return values if values["pending"] == 1 else {}
+
+    values = eventually(reported, what="the group's pending entry on /metrics")
+    assert (values["pending"], values["dead"]) == (1, 0)
+    assert values["lag"] >= 0  # all the stream's entries but the one read (more may have come)
+    events.xgroup_destroy(DELIVERY_STREAM, group)
 
 
 def _same_sample(exposed: str, wanted: str) -> bool:

@@ -11,9 +11,10 @@ import type { Settings } from "./config.js";
 import { authenticate, makeContext, type Context } from "./context.js";
 import { maskErrors } from "./errors.js";
 import { EventHandlers, OutboxRelay, consumer } from "./events.js";
-import { createHttpServer } from "./http.js";
+import { createHttpServer, runChecks } from "./http.js";
 import { loadAssets } from "./explorer.js";
 import { aliasLimit, depthLimit } from "./limits.js";
+import { Probes, readinessReadings } from "./probes.js";
 import { buildSchema } from "./schema.js";
 import { DeliveryStore } from "./store.js";
 import { Supervisor } from "./supervisor.js";
@@ -31,7 +32,8 @@ export async function createApp(settings: Settings): Promise<App> {
   const eventsRedis = connect(settings.eventsRedisUrl);
   const consumerRedis = eventsRedis.duplicate(); // XREADGROUP blocks its connection
   const store = new DeliveryStore(storeRedis);
-  const relay = new OutboxRelay(store, eventsRedis);
+  const probes = new Probes();
+  const relay = new OutboxRelay(store, eventsRedis, probes, settings.outboxSweepMs);
   const handlers = new EventHandlers(store, relay.notify);
   const workers = new Supervisor({
     "delivery-outbox-relay": (signal) => relay.run(signal),
@@ -52,16 +54,19 @@ export async function createApp(settings: Settings): Promise<App> {
   await apollo.start();
   workers.start();
 
+  const readiness = {
+    redis: () => isReady(storeRedis),
+    events: () => isReady(eventsRedis),
+    ...workers.readiness,
+  };
+  probes.register("readiness", async () => readinessReadings(await runChecks(readiness)));
   const server = createHttpServer({
     apollo,
     explorerAssets,
+    probes,
     context: async (request) =>
       makeContext(request.headers, await authenticate(request.headers, verifier), store, relay.notify),
-    readiness: {
-      redis: () => isReady(storeRedis),
-      events: () => isReady(eventsRedis),
-      ...workers.readiness,
-    },
+    readiness,
   });
 
   return {

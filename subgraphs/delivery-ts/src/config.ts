@@ -10,6 +10,8 @@ export interface Settings {
   readonly maxDepth: number;
   readonly maxAliases: number;
   readonly maxTokens: number;
+  /** How often the outbox relay sweeps for events a crashed process left (OUTBOX_SWEEP_SECONDS). */
+  readonly outboxSweepMs: number;
 }
 
 export const DEFAULT_PORT = 4004;
@@ -24,7 +26,16 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12),
     maxAliases: integer(env, "GRAPHQL_MAX_ALIASES", 30),
     maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 4000),
+    outboxSweepMs: seconds(env, "OUTBOX_SWEEP_SECONDS", 30) * 1000,
   };
+}
+
+function seconds(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!(value > 0)) throw new Error(`${name} must be a positive number of seconds, not ${JSON.stringify(raw)}`);
+  return value;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number): number {

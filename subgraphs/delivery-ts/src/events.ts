@@ -15,9 +15,11 @@ import type { Redis } from "ioredis";
 
 import { envelopeFromJson, envelopeToJson, newEnvelope, newId, streamFor, type Envelope } from "./envelope.js";
 import { logger } from "./log.js";
+import { eventsPublished } from "./metrics.js";
+import { OUTBOX_GROUP, streamReadings, type Probes, type Reading } from "./probes.js";
 import type { Address, DeliveryRecord, TrackingEntry } from "./records.js";
-import type { DeliveryStore, StatusChange } from "./store.js";
-import { EVENT_FIELD, StreamConsumer, defaultConsumerName } from "./streams.js";
+import { OUTBOX_KEY, type DeliveryStore, type StatusChange } from "./store.js";
+import { EVENT_FIELD, StreamConsumer, deadLetterStream, defaultConsumerName } from "./streams.js";
 import { sleep } from "./supervisor.js";
 import { formatInstant, now, type Instant } from "./times.js";
 
@@ -176,67 +178,123 @@ function address(value: unknown): Address {
 
 // The outbox relay.
 
+const OUTBOX_BACKLOG_CAP = 1000;
+
 /**
- * Publishes the store's outbox to shopgraph.events.delivery, oldest first. Writes made by
- * this process wake it at once (`notify`); the idle poll picks up entries another process
- * left behind, such as an instance that died before relaying them.
+ * Publishes the store's outbox to shopgraph.events.delivery, as shopkit's OutboxRelay does for
+ * every Python service: a change that pushed an event notifies the relay, which publishes at
+ * once; a sweep, at start and every OUTBOX_SWEEP_SECONDS, catches what a crashed process left
+ * behind. An entry that is not an event is moved to `<stream>.dead.outbox` with the reason,
+ * so it cannot stop the relay. While it runs it reports the backlog and, as the stream's
+ * producer, what the stream's consumer groups have left undone (probes.ts).
  */
 export class OutboxRelay {
+  private notified = false;
   private wake: (() => void) | null = null;
-  private woken = false;
 
   constructor(
     private readonly store: DeliveryStore,
     private readonly events: Redis,
-    private readonly idleIntervalMs = 1000,
+    private readonly probes: Probes,
+    private readonly sweepIntervalMs: number,
     private readonly batch = 100,
   ) {}
 
   readonly notify = (): void => {
-    this.woken = true;
+    this.notified = true;
     this.wake?.();
   };
 
   async run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      let relayed = 0;
-      try {
-        relayed = await this.relayPending();
-      } catch (error) {
-        log.warning(`delivery outbox relay paused: ${String(error)}`);
-        await sleep(1000, signal);
+    const unregister = this.probes.register(`outbox-relay:${STREAM}`, () => this.readings());
+    try {
+      let nextSweep = 0; // sweep at start: a previous process may have left events
+      while (!signal.aborted) {
+        try {
+          if (Date.now() >= nextSweep) {
+            await this.relayPending();
+            nextSweep = Date.now() + this.sweepIntervalMs;
+          }
+          if (await this.notifiedWithin(Math.max(nextSweep - Date.now(), 0), signal)) {
+            await this.publishAndRemove(await this.store.outboxRead());
+          }
+        } catch (error) {
+          // The sweep will find whatever this attempt left unpublished.
+          log.warning(`outbox relay to ${STREAM} paused: ${String(error)}`);
+          await sleep(1000, signal);
+          nextSweep = 0;
+        }
       }
-      if (relayed === 0) await this.idle(signal);
+    } finally {
+      unregister();
     }
   }
 
-  /** Publishes the pending events once; returns how many it published. */
+  /** Publishes every pending event; returns how many entries it took out of the outbox. */
   async relayPending(): Promise<number> {
-    const entries = await this.store.outboxPeek(this.batch);
-    for (const entry of entries) {
-      await this.events.xadd(STREAM, "*", EVENT_FIELD, envelopeToJson(envelopeFromJson(entry)));
-      await this.store.outboxRemove(entry);
+    let relayed = 0;
+    for (;;) {
+      const pending = await this.store.outboxPending(this.batch);
+      if (pending.length === 0) return relayed;
+      relayed += await this.publishAndRemove(pending);
     }
+  }
+
+  private async readings(): Promise<Reading[]> {
+    const backlog = await this.store.outboxBacklog(OUTBOX_BACKLOG_CAP);
+    return [
+      { name: "shopgraph_outbox_backlog", labels: { stream: STREAM }, value: backlog },
+      ...(await streamReadings(this.events, STREAM)),
+    ];
+  }
+
+  /** Publishes these entries (as read) in one round trip, then removes them; returns how many. */
+  private async publishAndRemove(entries: readonly string[]): Promise<number> {
+    if (entries.length === 0) return 0;
+    const publishing = this.events.pipeline();
+    let published = 0;
+    for (const entry of entries) {
+      let json: string;
+      try {
+        json = envelopeToJson(envelopeFromJson(entry));
+      } catch (error) {
+        await this.deadLetter(entry, error);
+        continue;
+      }
+      publishing.xadd(STREAM, "*", EVENT_FIELD, json);
+      published += 1;
+    }
+    if (published > 0) {
+      for (const [error] of (await publishing.exec()) ?? []) if (error !== null) throw error;
+      eventsPublished.inc({ stream: STREAM }, published);
+    }
+    await this.store.outboxRemove(entries);
     return entries.length;
   }
 
-  private async idle(signal: AbortSignal): Promise<void> {
-    if (this.woken) {
-      this.woken = false;
-      return;
+  private async deadLetter(entry: string, error: unknown): Promise<void> {
+    const dead = deadLetterStream(STREAM, OUTBOX_GROUP);
+    await this.events.xadd(dead, "*", "document_id", OUTBOX_KEY, "entry", JSON.stringify(entry), "reason", `unreadable outbox entry: ${String(error)}`);
+    log.error(`outbox entry of ${OUTBOX_KEY} is not an event (${String(error)}): moved to ${dead}`);
+  }
+
+  /** Whether a notification came (or had come) within `ms`. */
+  private async notifiedWithin(ms: number, signal: AbortSignal): Promise<boolean> {
+    if (!this.notified) {
+      await new Promise<void>((resolve) => {
+        const done = (): void => {
+          clearTimeout(timer);
+          signal.removeEventListener("abort", done);
+          this.wake = null;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener("abort", done, { once: true });
+        this.wake = done;
+      });
     }
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.idleIntervalMs);
-      const abort = (): void => done();
-      signal.addEventListener("abort", abort, { once: true });
-      this.wake = done;
-      function done(): void {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", abort);
-        resolve();
-      }
-    });
-    this.wake = null;
-    this.woken = false;
+    const notified = this.notified;
+    this.notified = false;
+    return notified;
   }
 }

@@ -8,6 +8,7 @@ import { HeaderMap, type ApolloServer } from "@apollo/server";
 import type { Context } from "./context.js";
 import { ASSETS_PATH, graphiqlPage, type Asset } from "./explorer.js";
 import { registry } from "./metrics.js";
+import type { Probes } from "./probes.js";
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -18,6 +19,8 @@ export interface HttpOptions {
   readonly context: (request: IncomingMessage) => Promise<Context>;
   readonly readiness: Readonly<Record<string, ReadinessCheck>>;
   readonly explorerAssets: ReadonlyMap<string, Asset>;
+  /** Read at each scrape of /metrics, after the process's own metrics. */
+  readonly probes: Probes;
 }
 
 export function createHttpServer(options: HttpOptions): Server {
@@ -51,7 +54,9 @@ async function route(options: HttpOptions, request: IncomingMessage, response: S
   }
   if (url.pathname === "/health/live") return sendJson(response, 200, { status: "live" });
   if (url.pathname === "/health/ready") return ready(options.readiness, response);
-  if (url.pathname === "/metrics") return send(response, 200, registry.contentType, await registry.metrics());
+  if (url.pathname === "/metrics") {
+    return send(response, 200, registry.contentType, (await registry.metrics()) + (await options.probes.exposition()));
+  }
   return send(response, 404, "text/plain", "Not found.\n");
 }
 
@@ -80,9 +85,14 @@ async function graphql(options: HttpOptions, request: IncomingMessage, response:
   response.end();
 }
 
-async function ready(checks: Readonly<Record<string, ReadinessCheck>>, response: ServerResponse): Promise<void> {
+export async function runChecks(checks: Readonly<Record<string, ReadinessCheck>>): Promise<Record<string, boolean>> {
   const results: Record<string, boolean> = {};
   for (const [name, check] of Object.entries(checks)) results[name] = await check().catch(() => false);
+  return results;
+}
+
+async function ready(checks: Readonly<Record<string, ReadinessCheck>>, response: ServerResponse): Promise<void> {
+  const results = await runChecks(checks);
   const healthy = Object.values(results).every(Boolean);
   sendJson(response, healthy ? 200 : 503, { status: healthy ? "ready" : "unavailable", checks: results });
 }

@@ -33,6 +33,12 @@ export const eventsHandled = new Counter({
   labelNames: ["stream", "type", "outcome"],
   registers: [registry],
 });
+export const eventsPublished = new Counter({
+  name: "shopgraph_events_published_total",
+  help: "Events this service's outbox relay published to its stream.",
+  labelNames: ["stream"],
+  registers: [registry],
+});
 export const workerUp = new Gauge({
   name: "shopgraph_worker_up",
   help: "1 while a background worker runs, 0 while it is down.",

@@ -267,21 +267,37 @@ export class DeliveryStore {
     });
   }
 
-  // The outbox, drained by the relay (events.ts).
+  // The outbox, drained by the relay (events.ts): one list, so one place, with the call
+  // labels of the Python implementation's DeliveryOutbox (the N+1 test reads them by name).
 
-  /** The oldest unpublished events, as envelope JSON. */
-  outboxPeek(limit: number): Promise<string[]> {
-    return storeCall("DeliveryStore.outbox_peek", () => {
-      roundTrip("OUTBOX LRANGE");
-      return this.redis.lrange(OUTBOX_KEY, 0, limit - 1);
+  /** Everything in the list: a notification means "the list grew", not by how much. */
+  outboxRead(): Promise<string[]> {
+    return storeCall("DeliveryOutbox.read", () => this.outboxHead(-1));
+  }
+
+  /** The oldest unpublished events (a sweep), as envelope JSON. */
+  outboxPending(limit: number): Promise<string[]> {
+    return storeCall("DeliveryOutbox.pending", () => this.outboxHead(limit - 1));
+  }
+
+  /** Takes these published entries out of the list, in one round trip; entries added meanwhile stay. */
+  outboxRemove(entries: readonly string[]): Promise<void> {
+    return storeCall("DeliveryOutbox.remove", async () => {
+      roundTrip("OUTBOX LREM");
+      const removing = this.redis.pipeline();
+      for (const entry of entries) removing.lrem(OUTBOX_KEY, 1, entry);
+      results<number>(await removing.exec());
     });
   }
 
-  outboxRemove(entry: string): Promise<void> {
-    return storeCall("DeliveryStore.outbox_remove", async () => {
-      roundTrip("OUTBOX LREM");
-      await this.redis.lrem(OUTBOX_KEY, 1, entry);
-    });
+  /** How many events wait (at most `cap`), for /metrics: not counted as store work. */
+  async outboxBacklog(cap: number): Promise<number> {
+    return Math.min(await this.redis.llen(OUTBOX_KEY), cap);
+  }
+
+  private async outboxHead(last: number): Promise<string[]> {
+    roundTrip("OUTBOX LRANGE");
+    return this.redis.lrange(OUTBOX_KEY, 0, last);
   }
 
   // Plumbing.
