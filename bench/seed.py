@@ -3,7 +3,7 @@ another service's documents or keys itself.
 
 - **Customers** register through the API (the router), like real customers.
 - **Orders and payments** are written by the orders and payments services' own
-  code, run in this process: `orders.checkout` prices the basket,
+  code, run in this process: `orders.rules` prices the basket,
   `OrderStore.next_order_sequence` numbers the order, `OrderStore.insert_order`
   stores it with its `order.placed` event (built by `orders.events.order_placed`)
   in its outbox; payments' own `order.placed` handler
@@ -50,13 +50,13 @@ import redis.asyncio as aioredis
 from bench.client import GraphQLClient, GraphQLError
 from bench.config import Plan, Settings
 from bench.stack import BenchStack
-from orders import checkout
+from orders import rules
 from orders.events import order_placed
 from orders.store import OrderStore, utc_now
 from payments.config import Settings as PaymentSettings
 from payments.events import OrderEventHandler as PaymentsOrderEvents
-from payments.operations import Payments, PayRequest
 from payments.processor import CardProcessor, parse_card
+from payments.rules import Payments, PayRequest
 from payments.store import PaymentStatus, PaymentStore
 from shopkit.auth import Principal, Role
 from shopkit.mongo import MongoDB
@@ -218,14 +218,12 @@ async def _write(
     async def one(index: int, owner: int) -> None:
         customer = customers[owner]
         async with gate:
-            lines = checkout.merge_lines(
-                [checkout.Line(i["sku"], i["quantity"]) for i in items_for(index, skus)]
-            )
-            order = checkout.new_order(
+            lines = rules.merge_lines([rules.Line(i["sku"], i["quantity"]) for i in items_for(index, skus)])
+            order = rules.new_order(
                 order_id=uuid.uuid4().hex,
-                number=checkout.order_number(await order_store.next_order_sequence()),
+                number=rules.order_number(await order_store.next_order_sequence()),
                 customer_id=customer.id,
-                priced=checkout.price(lines, catalog),
+                priced=rules.price(lines, catalog),
                 shipping_address=address_for(owner),
                 now=utc_now(),
             )

@@ -5,7 +5,7 @@
 The probe owns a scratch database (`bench_store_probe`, dropped afterwards) and
 opens it with `OrderStore.open()`, as the orders service opens its own: the
 writer lock, the GIN equality indexes on FerretDB, the service's indexes. It
-fills it with order documents made by `orders.checkout.new_order` (1,000
+fills it with order documents made by `orders.rules.new_order` (1,000
 customers) up to the smaller size, times each operation, grows it to the
 larger size and times them again: at each size straight after the fill, and
 again after `VACUUM ANALYZE` of its tables (what PostgreSQL's autovacuum does
@@ -31,8 +31,8 @@ import asyncpg
 
 from bench.config import Settings
 from bench.vegeta import percentile
-from orders import checkout
-from orders.lifecycle import OrderStatus
+from orders import rules
+from orders.rules import OrderStatus
 from orders.store import OrderStore
 from shopkit.ferretdb import collection_tables
 from shopkit.mongo import MongoDB
@@ -41,7 +41,7 @@ DATABASE = "bench_store_probe"
 CUSTOMERS = 1000
 REPEATS = 100
 INSERT_BATCH = 1000
-ITEMS = checkout.PricedOrder(
+ITEMS = rules.PricedOrder(
     items=[
         {"sku": "SKU-1", "name": "A product", "quantity": 2, "unitPrice": {"amount": 1234, "currency": "EUR"}}
     ],
@@ -51,9 +51,9 @@ ADDRESS = {"line1": "1 Street", "line2": None, "city": "Lisbon", "postalCode": "
 
 
 def order_document(index: int, start: datetime) -> dict[str, Any]:
-    return checkout.new_order(
+    return rules.new_order(
         order_id=uuid.uuid4().hex,
-        number=checkout.order_number(index),
+        number=rules.order_number(index),
         customer_id=f"customer-{index % CUSTOMERS:04d}",
         priced=ITEMS,
         shipping_address=ADDRESS,

@@ -13,8 +13,9 @@ import pytest
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from delivery.events import CARRIERS, EventHandlers, carrier_for, estimated_delivery
-from delivery.store import OUTBOX_KEY, DeliveryStatus, DeliveryStore
+from delivery.events import EventHandlers
+from delivery.rules import CARRIERS, DeliveryStatus, carrier_for, estimated_delivery
+from delivery.store import OUTBOX_KEY, DeliveryStore
 from shopkit.events.envelope import Event
 from shopkit.events.streams import publish
 
@@ -79,7 +80,7 @@ def test_estimated_delivery_counts_business_days_only() -> None:
 
 
 def test_tracking_numbers_differ() -> None:
-    from delivery.events import new_tracking_number
+    from delivery.rules import new_tracking_number
 
     numbers = {new_tracking_number() for _ in range(1000)}
     assert len(numbers) == 1000

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from redis.asyncio import Redis
 
 from delivery.events import STREAM, EventHandlers, delivery_status_changed
-from delivery.store import OUTBOX_KEY, DeliveryOutbox, DeliveryStatus, DeliveryStore
+from delivery.rules import DeliveryStatus
+from delivery.store import OUTBOX_KEY, DeliveryOutbox, DeliveryStore
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import OutboxRelay
 from shopkit.events.streams import read_events

@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 from starlette.applications import Starlette
 
-from orders import checkout
+from orders import rules
 from orders.app import create_app
 from orders.config import Settings
 from orders.store import customer_counter, customer_position, utc_now
@@ -183,14 +183,14 @@ async def insert_orders(
     catalog = {
         doc["_id"]: doc async for doc in db["products"].find({"_id": {"$in": ["MUG-CER-350", "NB-DOT-A5"]}})
     }
-    priced = checkout.price([checkout.Line("MUG-CER-350", 1), checkout.Line("NB-DOT-A5", 2)], catalog)
+    priced = rules.price([rules.Line("MUG-CER-350", 1), rules.Line("NB-DOT-A5", 2)], catalog)
     documents = []
     for index in range(count):
         sequence = int(uuid.uuid4().int % 10**9)
         documents.append(
-            checkout.new_order(
+            rules.new_order(
                 order_id=uuid.uuid4().hex,
-                number=checkout.order_number(sequence),
+                number=rules.order_number(sequence),
                 customer_id=customer_id,
                 priced=priced,
                 shipping_address={**ADDRESS, "line2": None},

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orders.checkout import Line, merge_lines, order_number, price
+from orders.rules import Line, merge_lines, order_number, price
 from shopkit.errors import BadUserInput
 
 CATALOG = {

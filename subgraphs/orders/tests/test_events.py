@@ -14,7 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from redis.asyncio import Redis
 
 from orders.events import OrderEventHandler, UnknownOrder
-from orders.lifecycle import NotYetApplicable
+from orders.rules import NotYetApplicable
 from orders.store import OrderStore
 from shopkit.events.envelope import Event, stream_for
 from shopkit.events.streams import publish, read_events

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orders.lifecycle import NotYetApplicable, OrderStatus, cancel_refusal, status_after
+from orders.rules import NotYetApplicable, OrderStatus, cancel_refusal, status_after
 
 S = OrderStatus
 

@@ -4,7 +4,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from orders.lifecycle import CANCELLABLE, OrderStatus
+from orders.rules import CANCELLABLE, OrderStatus
 from orders.store import OrderStore, customer_counter, customer_position
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from conftest import DECLINED_CARD, GOOD_CARD, Shop
 
 from payments.config import Settings
-from payments.operations import Payments
 from payments.processor import CardProcessor
+from payments.rules import Payments
 
 
 async def test_the_same_key_and_input_return_the_same_payment(shop: Shop) -> None:

@@ -8,8 +8,8 @@ import pytest
 from conftest import Shop
 
 from payments.config import Settings
-from payments.operations import Payments, canonical_request_hash
 from payments.processor import CardProcessor, parse_card
+from payments.rules import Payments, canonical_request_hash
 from payments.store import CLAIM_IN_QUESTION
 
 LONG_AGO = datetime.now(UTC) - timedelta(minutes=10)

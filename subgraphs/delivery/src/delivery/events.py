@@ -12,17 +12,15 @@ Other event types on those streams are not ours and are acknowledged untouched.
 Produced events leave through the store's outbox (`store.DeliveryOutbox`).
 """
 
-import base64
-import hashlib
 import logging
-import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from redis.asyncio import Redis
 
-from delivery.store import DeliveryRecord, DeliveryStatus, DeliveryStore, StatusChange, TrackingEntry
+from delivery.rules import DeliveryStatus, carrier_for, estimated_delivery, new_tracking_number
+from delivery.store import DeliveryRecord, DeliveryStore, StatusChange, TrackingEntry
 from shopkit.events.envelope import Event, stream_for
 from shopkit.events.streams import StreamConsumer, default_consumer_name
 
@@ -31,9 +29,6 @@ log = logging.getLogger(__name__)
 SERVICE = "delivery"
 STREAM = stream_for(SERVICE)
 CONSUMED_STREAMS = [stream_for("payments"), stream_for("orders")]
-
-CARRIERS = ("DHL", "UPS", "DPD", "PostNL")
-
 
 # Producer side.
 
@@ -72,27 +67,6 @@ def delivery_status_changed(change: StatusChange, traceparent: str | None) -> Ev
     )
 
 
-def new_tracking_number() -> str:
-    """ "SG" and 80 random bits in base32: unguessable, so it can be shown publicly."""
-    return "SG" + base64.b32encode(secrets.token_bytes(10)).decode()
-
-
-def carrier_for(order_id: str) -> str:
-    """The same order always goes with the same carrier."""
-    return CARRIERS[_order_digest(order_id)[0] % len(CARRIERS)]
-
-
-def estimated_delivery(order_id: str, scheduled_at: datetime) -> datetime:
-    """End of the working day 3 to 5 business days after scheduling."""
-    business_days = 3 + _order_digest(order_id)[1] % 3
-    day = scheduled_at.astimezone(UTC)
-    while business_days > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            business_days -= 1
-    return day.replace(hour=18, minute=0, second=0, microsecond=0)
-
-
 def new_delivery(
     *, order_id: str, recipient_id: str, address: dict[str, str | None], now: datetime
 ) -> tuple[DeliveryRecord, TrackingEntry]:
@@ -111,10 +85,6 @@ def new_delivery(
     )
     first_entry = TrackingEntry(status=DeliveryStatus.SCHEDULED, at=now, note=f"Handed to {carrier}.")
     return delivery, first_entry
-
-
-def _order_digest(order_id: str) -> bytes:
-    return hashlib.sha256(order_id.encode()).digest()
 
 
 # Consumer side.

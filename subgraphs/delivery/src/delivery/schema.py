@@ -16,7 +16,8 @@ import strawberry
 
 from delivery.context import Info
 from delivery.events import delivery_status_changed
-from delivery.store import DeliveryRecord, DeliveryStatus, TrackingEntry
+from delivery.rules import DeliveryStatus
+from delivery.store import DeliveryRecord, TrackingEntry
 from shopkit.auth import Principal, require_admin, require_owner, require_principal
 from shopkit.errors import BadUserInput
 from shopkit.http import QueryLimits, schema_extensions

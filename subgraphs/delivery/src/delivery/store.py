@@ -37,7 +37,6 @@ transaction's commit, or `OUTBOX <command>` for the relay's polling: the
 counter is the number of round trips, which is what the N+1 tests compare.
 """
 
-import enum
 import json
 import re
 from collections.abc import Awaitable, Callable, Hashable, Sequence
@@ -49,6 +48,7 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
+from delivery.rules import CANCELLABLE, CARRIER_TRANSITIONS, DeliveryStatus
 from shopkit.errors import Conflict, NotFound
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import Entries, OutboxWritten, nobody_notified
@@ -62,23 +62,6 @@ _DELIVERY_ID = re.compile(r"[0-9a-f]{32}")
 _TRACKING_NUMBER = re.compile(r"SG[A-Z2-7]{16}")
 
 T = TypeVar("T")
-
-
-class DeliveryStatus(enum.Enum):
-    SCHEDULED = "SCHEDULED"
-    IN_TRANSIT = "IN_TRANSIT"
-    DELIVERED = "DELIVERED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-# What the carrier (an ADMIN through `updateDeliveryStatus`) may do. CANCELLED
-# is not in here: only an `order.cancelled` event cancels, and only SCHEDULED.
-CARRIER_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
-    DeliveryStatus.SCHEDULED: frozenset({DeliveryStatus.IN_TRANSIT, DeliveryStatus.FAILED}),
-    DeliveryStatus.IN_TRANSIT: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
-}
-CANCELLABLE = frozenset({DeliveryStatus.SCHEDULED})
 
 
 def is_delivery_id(value: str) -> bool:

@@ -4,7 +4,7 @@ Producer side: `order.placed` and `order.cancelled`, written to the order's
 outbox by the store and relayed to `shopgraph.events.orders`.
 
 Consumer side: payments and delivery events move orders through their
-lifecycle (see `orders.lifecycle`). Each applied event id is recorded on the
+lifecycle (see `orders.rules`). Each applied event id is recorded on the
 order in the same update as its effect (a status change adds a `history`
 entry), so a redelivered event changes nothing.
 """
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orders.config import SERVICE
-from orders.lifecycle import NotYetApplicable, OrderStatus, status_after
+from orders.rules import NotYetApplicable, OrderStatus, status_after
 from orders.store import OrderStore, utc_now
 from shopkit.events.envelope import Event, stream_for
 from shopkit.mongo import Document

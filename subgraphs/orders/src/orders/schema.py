@@ -2,14 +2,13 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 import strawberry
 
-from orders import checkout, events, lifecycle
+from orders import events, rules
 from orders.context import Info
-from orders.lifecycle import OrderStatus
 from orders.loaders import OrdersPageKey
+from orders.rules import OrderStatus
 from orders.store import utc_now
 from shopkit.auth import require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
@@ -20,7 +19,7 @@ from shopkit.types import Address, AddressInput, Money, PageInfo, utc
 
 DEFAULT_PAGE_SIZE = 20
 
-# Makes the lifecycle's enum a GraphQL enum (strawberry.enum marks the class in place).
+# Makes the rules' status enum a GraphQL enum (strawberry.enum marks the class in place).
 strawberry.enum(OrderStatus, description="Where an order is in its lifecycle.")
 
 
@@ -174,13 +173,6 @@ async def _visible_order(info: Info, order_id: str) -> Order | None:
     return Order.from_doc(doc)
 
 
-def _refuse_cancel(order: dict[str, Any]) -> None:
-    status = OrderStatus(order["status"])
-    refusal = lifecycle.cancel_refusal(status)
-    if refusal is not None:
-        raise Conflict(f"Order {order['number']} {refusal}.", status=status.value)
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="The catalog; no sign-in needed.")
@@ -203,15 +195,15 @@ class Mutation:
     async def place_order(self, info: Info, input: PlaceOrderInput) -> Order:
         context = info.context
         principal = require_principal(context.auth.principal())
-        lines = checkout.merge_lines(
-            [checkout.Line(sku=str(item.sku), quantity=item.quantity) for item in input.items]
+        lines = rules.merge_lines(
+            [rules.Line(sku=str(item.sku), quantity=item.quantity) for item in input.items]
         )
         shipping_address = input.shipping_address.to_doc()
-        priced = checkout.price(lines, context.catalog.priced([line.sku for line in lines]))
+        priced = rules.price(lines, context.catalog.priced([line.sku for line in lines]))
         # Everything is valid: from here on we write.
-        order = checkout.new_order(
+        order = rules.new_order(
             order_id=uuid.uuid4().hex,
-            number=checkout.order_number(await context.store.next_order_sequence()),
+            number=rules.order_number(await context.store.next_order_sequence()),
             customer_id=principal.user_id,
             priced=priced,
             shipping_address=shipping_address,
@@ -233,7 +225,7 @@ class Mutation:
         if order is None:
             raise NotFound(f"There is no order {id}.")
         require_owner(principal, order["customerId"], "order")
-        _refuse_cancel(order)
+        rules.check_cancellable(order)
         now = utc_now()
         event = events.order_cancelled(order["_id"], order["customerId"], now, context.traceparent)
         entry = {
@@ -242,11 +234,11 @@ class Mutation:
             "event": event.type,
             "eventId": event.id,
         }
-        cancelled = await context.store.cancel_order(order["_id"], lifecycle.CANCELLABLE, entry, event, now)
+        cancelled = await context.store.cancel_order(order["_id"], rules.CANCELLABLE, entry, event, now)
         if cancelled is None:
             # The order moved on (shipped, or cancelled by a concurrent request) since we read it.
             current = await context.store.order_state(order["_id"])
-            _refuse_cancel({**order, **(current or {})})
+            rules.check_cancellable({**order, **(current or {})})
             raise Conflict(f"Order {order['number']} changed meanwhile; try again.")
         return Order.from_doc(cancelled)
 

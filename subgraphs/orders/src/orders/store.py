@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 
-from orders.lifecycle import OrderStatus
+from orders.rules import OrderStatus
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
 from shopkit.metrics import store_call

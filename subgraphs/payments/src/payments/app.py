@@ -17,8 +17,8 @@ from starlette.requests import Request
 from payments.config import SERVICE, Settings
 from payments.context import Context, build_context
 from payments.events import ORDERS_STREAM, OrderEventHandler
-from payments.operations import Payments
 from payments.processor import CardProcessor
+from payments.rules import Payments
 from payments.schema import build_schema
 from payments.store import PaymentStore
 from shopkit import redis_client, tasks

@@ -6,7 +6,7 @@ import strawberry
 from starlette.requests import Request
 
 from payments.loaders import Loaders, create_loaders
-from payments.operations import Payments
+from payments.rules import Payments
 from payments.store import PaymentStore
 from shopkit.auth import Principal, TokenVerifier
 from shopkit.context import RequestAuth, authenticate, traceparent

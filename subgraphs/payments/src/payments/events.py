@@ -111,7 +111,7 @@ class OrderNotProjectedYet(Exception):
 
 
 class OrderEffects(Protocol):
-    """What the orders stream's events set off beyond the store (`payments.operations.Payments`)."""
+    """What the orders stream's events set off beyond the store (`payments.rules.Payments`)."""
 
     def order_recorded(self, order_id: str) -> None: ...
 

@@ -8,7 +8,7 @@ import strawberry
 from payments import processor
 from payments.context import Info
 from payments.loaders import PageKey
-from payments.operations import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
+from payments.rules import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
 from payments.store import CHARGED, PaymentStatus
 from shopkit.auth import require_admin, require_owner, require_principal
 from shopkit.http import QueryLimits, schema_extensions

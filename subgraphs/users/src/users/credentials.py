@@ -24,7 +24,7 @@ def normalise_email(email: str, *, allow_reserved_domain: bool = False) -> str:
     Sign-up refuses special-use domains such as `.local` (no one can receive
     mail there); `allow_reserved_domain` accepts them for the accounts the
     operator configures (the default admin is `admin@shopgraph.local`) and for
-    signing in to those accounts.
+    signing in to those rules.
     """
     try:
         checked = validate_email(email.strip(), check_deliverability=False)

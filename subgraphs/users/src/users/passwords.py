@@ -4,7 +4,7 @@ Hashing is deliberately slow (tens to hundreds of milliseconds of CPU), so it
 runs in a worker thread: other requests keep being served meanwhile. At most
 `concurrency` hashes or verifications run at once; the rest wait for a slot in
 arrival order, so a flood of sign-ins cannot take more CPU than that. Sign-in
-holds its slot as a `turn` and checks its limits inside it (users.accounts), so
+holds its slot as a `turn` and checks its limits inside it (users.rules), so
 requests that queued behind an attack give up without hashing. A request
 cancelled mid-hash keeps its slot until the thread is done (anyio does not
 abandon the thread), so the bound holds for the CPU, not just for requests.

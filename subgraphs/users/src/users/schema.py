@@ -8,7 +8,7 @@ from shopkit.auth import Role, require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.types import Address, AddressInput
-from users import accounts
+from users import rules
 from users.context import Context, Info
 from users.store import MAX_ADDRESSES, AddressBookFull, UserRecord
 
@@ -81,7 +81,7 @@ class Mutation:
     @strawberry.mutation(description="Creates a CUSTOMER account and signs it in.")
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
         context = info.context
-        record = await accounts.register(
+        record = await rules.register(
             context.store, context.passwords, email=input.email, name=input.name, password=input.password
         )
         return _signed_in(context, record)
@@ -89,7 +89,7 @@ class Mutation:
     @strawberry.mutation(description="Signs in with email and password.")
     async def login(self, info: Info, email: str, password: str) -> AuthPayload:
         context = info.context
-        record = await accounts.sign_in(
+        record = await rules.sign_in(
             context.store,
             context.passwords,
             context.throttle,

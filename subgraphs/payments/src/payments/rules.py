@@ -1,4 +1,4 @@
-"""What the payments service does: pay an order, refund, and repair interrupted work.
+"""The payments service's rules: pay an order, refund, and repair interrupted work.
 
 Paying an order, step by step (each step one single-document write):
 1. the idempotency key is reserved: `idempotency_keys[<payer>:<key>]` → a

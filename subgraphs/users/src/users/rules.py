@@ -1,4 +1,4 @@
-"""Signing up and signing in: the rules around the store and the password hasher."""
+"""The users service's rules: signing up and signing in, around the store and the password hasher."""
 
 from shopkit.auth import Role
 from shopkit.errors import BadUserInput, Unauthenticated
