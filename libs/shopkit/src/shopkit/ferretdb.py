@@ -1,24 +1,15 @@
 """What the embedded store needs beyond plain MongoDB: the one place that knows FerretDB.
 
-The embedded store is FerretDB 1.24 on its PostgreSQL backend. Two of its
-limits would break the shop as data grows or as a service is scaled, and
-this module works with both (docs/architecture.md, "The embedded store"):
+FerretDB 1.24's limits, and why each answer below is the one, are explained
+once, in docs/architecture.md ("The embedded store"). This module holds the
+answers to limits 1 and 3 there:
 
-- FerretDB pushes a top-level scalar equality down to PostgreSQL as
-  `_jsonb->$1 @> $2`, which the btree indexes it creates for `createIndexes`
-  cannot serve, so every query would scan its table. `create_equality_indexes`
-  adds a GIN `jsonb_path_ops` index on `(_jsonb->'<field>')` of the table
-  behind each collection for every field a service looks documents up by.
-  FerretDB does not know these indexes (`listIndexes` does not show them, and
-  dropping a collection drops them); the tables are found in FerretDB's own
-  metadata table, whose layout FerretDB 1.24 (end of life, pinned) keeps.
-  The field name is a bind parameter, so PostgreSQL must plan each statement
-  for its parameters: the cluster runs with `plan_cache_mode=force_custom_plan`,
-  and a cluster that forces generic plans is refused.
-- an update is a read and a write with no isolation between connections, so
-  two processes updating one document lose writes. `WriterLock` holds a
-  PostgreSQL advisory lock per database for the life of the process: a second
-  process of the same service refuses to start instead of corrupting data.
+- `create_equality_indexes`: the GIN `jsonb_path_ops` indexes on
+  `(_jsonb->'<field>')` of the tables behind the collections (found in
+  FerretDB's metadata table), for the fields each service lists, and the
+  refusal of a PostgreSQL that forces generic plans;
+- `WriterLock`: the PostgreSQL advisory lock that holds a database to one
+  process of its service.
 """
 
 import hashlib

@@ -79,13 +79,10 @@ async def detect_server(database: Database) -> Server:
 class MongoDB:
     """A service's database: `reads` over a pool, writes over `write_connections` connections.
 
-    FerretDB applies an update as a read and a write with no isolation between
-    connections, while it serves the commands of one connection in order. So
-    every write of one document goes through the one connection its `_id` picks
-    (`writes_for`): updates of a document are atomic again, and writes of
-    different documents still run side by side. Across processes, `open` holds
-    FerretDB to one process per database (`shopkit.ferretdb.WriterLock`). On
-    MongoDB, which is atomic per document anyway, the same holds trivially.
+    Every write of one document goes through the one connection its `_id` picks
+    (`writes_for`), and `open` holds the embedded store to one process per
+    database: that is what keeps FerretDB's updates atomic (docs/architecture.md,
+    "The embedded store", limit 3). On MongoDB it changes nothing.
     """
 
     def __init__(

@@ -8,12 +8,13 @@ from starlette.requests import Request
 
 from delivery.config import Settings
 from delivery.context import Context, build_context
-from delivery.events import STREAM, EventHandlers, consumer
+from delivery.events import CONSUMED_STREAMS, SERVICE, STREAM, EventHandlers
 from delivery.schema import build_schema
 from delivery.store import DeliveryOutbox, DeliveryStore
 from shopkit import redis_client, tasks
 from shopkit.auth import TokenVerifier
 from shopkit.events.outbox import OutboxRelay
+from shopkit.events.streams import StreamConsumer, default_consumer_name
 from shopkit.http import create_app as create_subgraph_app
 
 
@@ -27,13 +28,14 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         DeliveryOutbox(store_redis), events_redis, STREAM, sweep_interval=settings.outbox_sweep_seconds
     )
     store = DeliveryStore(store_redis, outbox_written=relay.notify)
-    handlers = EventHandlers(store)
-    workers = tasks.Supervisor(
-        {
-            "delivery-outbox-relay": relay.run,
-            "delivery-consumer": consumer(events_redis, handlers).run,
-        }
+    consumer = StreamConsumer(
+        events_redis,
+        group=SERVICE,
+        consumer=default_consumer_name(SERVICE),
+        streams=CONSUMED_STREAMS,
+        handler=EventHandlers(store).handle,
     )
+    workers = tasks.Supervisor({"delivery-outbox-relay": relay.run, "delivery-consumer": consumer.run})
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

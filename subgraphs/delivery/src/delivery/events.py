@@ -17,12 +17,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from redis.asyncio import Redis
-
 from delivery.rules import DeliveryStatus, carrier_for, estimated_delivery, new_tracking_number
 from delivery.store import DeliveryRecord, DeliveryStore, StatusChange, TrackingEntry
 from shopkit.events.envelope import Event, stream_for
-from shopkit.events.streams import StreamConsumer, default_consumer_name
 
 log = logging.getLogger(__name__)
 
@@ -127,16 +124,6 @@ class EventHandlers:
             applied_event_id=event.id,
             event_for=lambda change: delivery_status_changed(change, event.traceparent),
         )
-
-
-def consumer(events_redis: Redis, handlers: EventHandlers) -> StreamConsumer:
-    return StreamConsumer(
-        events_redis,
-        group=SERVICE,
-        consumer=default_consumer_name(SERVICE),
-        streams=CONSUMED_STREAMS,
-        handler=handlers.handle,
-    )
 
 
 def _text(data: dict[str, Any], field: str) -> str:

@@ -11,9 +11,9 @@ Collections:
 A customer's orders are numbered 1, 2, 3... as they are placed (`customerSeq`)
 and grouped by tens (`customerBucket`). A page of a customer's newest orders is
 then an equality lookup of the few buckets it spans, whatever the length of the
-customer's history: FerretDB cannot push a sort, a range or a limit down to
-PostgreSQL, so a lookup by `customerId` alone would decode every order the
-customer ever placed (docs/architecture.md, "The embedded store").
+customer's history: on the embedded store a sort, a range or a limit would read
+every order the customer ever placed (docs/architecture.md, "The embedded
+store", limit 1).
 
 Reads use the pool of `shopkit.mongo.MongoDB`, writes its write client: the
 conditional updates below (cancel only from a cancellable status, apply an

@@ -11,9 +11,8 @@ Collections:
   payment it created.
 
 Every multi-step consistency rule rests on single-document conditional
-updates (FerretDB has no multi-document transactions), which the embedded
-store makes atomic only through the write client of `shopkit.mongo.MongoDB`
-(docs/architecture.md, "The embedded store"); reads use its pool.
+updates, written through `shopkit.mongo.MongoDB.writes_for` (docs/architecture.md,
+"The embedded store", limit 3); reads use its pool.
 """
 
 import enum
