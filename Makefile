@@ -32,7 +32,7 @@ deps: $(DELIVERY_TS)/dist/src/main.js ## only the project dependencies: the npm 
 # The TypeScript delivery (subgraphs/delivery-ts), compiled when its sources or lock file change.
 $(DELIVERY_TS)/dist/src/main.js: $(wildcard $(DELIVERY_TS)/src/* $(DELIVERY_TS)/test/*) $(DELIVERY_TS)/tsconfig.json $(DELIVERY_TS)/package-lock.json
 	@scripts/npm-ci.sh $(DELIVERY_TS)
-	@echo "==> tsc ($(DELIVERY_TS))"; cd $(DELIVERY_TS) && npx tsc -p tsconfig.json
+	@echo "==> tsc ($(DELIVERY_TS))"; cd $(DELIVERY_TS) && rm -rf dist && npx tsc -p tsconfig.json
 
 router: ## build the pinned Apollo Router (once; never rebuilt while the binary exists)
 	@scripts/install-router.sh

@@ -9,8 +9,6 @@
 // - order.cancelled (orders) leaves a tombstone and cancels a SCHEDULED delivery.
 // Other event types on those streams are not ours and are acknowledged untouched.
 
-import { createHash, randomBytes } from "node:crypto";
-
 import type { Redis } from "ioredis";
 
 import { envelopeFromJson, envelopeToJson, newEnvelope, newId, streamFor, type Envelope } from "./envelope.js";
@@ -18,6 +16,7 @@ import { logger } from "./log.js";
 import { eventsPublished } from "./metrics.js";
 import { OUTBOX_GROUP, streamReadings, type Probes, type Reading } from "./probes.js";
 import type { Address, DeliveryRecord, TrackingEntry } from "./records.js";
+import { carrierFor, estimatedDelivery, newTrackingNumber } from "./rules.js";
 import { OUTBOX_KEY, type DeliveryStore, type StatusChange } from "./store.js";
 import { EVENT_FIELD, StreamConsumer, deadLetterStream, defaultConsumerName } from "./streams.js";
 import { sleep } from "./supervisor.js";
@@ -28,7 +27,6 @@ const log = logger("events");
 export const SERVICE = "delivery";
 export const STREAM = streamFor(SERVICE);
 const CONSUMED_STREAMS = [streamFor("payments"), streamFor("orders")];
-const CARRIERS = ["DHL", "UPS", "DPD", "PostNL"] as const;
 
 // Producer side.
 
@@ -58,29 +56,6 @@ export function deliveryStatusChanged(change: StatusChange, traceparent: string 
   );
 }
 
-/** "SG" and 80 random bits in base32: unguessable, so it can be shown publicly. */
-export function newTrackingNumber(): string {
-  return `SG${base32(randomBytes(10))}`;
-}
-
-/** The same order always goes with the same carrier. */
-export function carrierFor(orderId: string): string {
-  return CARRIERS[(orderDigest(orderId)[0] ?? 0) % CARRIERS.length] as string;
-}
-
-/** The end (18:00 UTC) of the working day 3 to 5 business days after scheduling. */
-export function estimatedDelivery(orderId: string, scheduledAt: Instant): string {
-  let businessDays = 3 + ((orderDigest(orderId)[1] ?? 0) % 3);
-  const day = new Date(scheduledAt.epochMs);
-  while (businessDays > 0) {
-    day.setUTCDate(day.getUTCDate() + 1);
-    const weekday = day.getUTCDay();
-    if (weekday !== 0 && weekday !== 6) businessDays -= 1;
-  }
-  day.setUTCHours(18, 0, 0, 0);
-  return formatInstant({ epochMs: day.getTime(), microRemainder: 0 });
-}
-
 export function newDelivery(orderId: string, recipientId: string, address: Address, at: Instant): [DeliveryRecord, TrackingEntry] {
   const carrier = carrierFor(orderId);
   const scheduledAt = formatInstant(at);
@@ -97,29 +72,6 @@ export function newDelivery(orderId: string, recipientId: string, address: Addre
     updatedAt: scheduledAt,
   };
   return [delivery, { status: "SCHEDULED", at: scheduledAt, note: `Handed to ${carrier}.` }];
-}
-
-function orderDigest(orderId: string): Buffer {
-  return createHash("sha256").update(orderId).digest();
-}
-
-const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/** RFC 4648 base32 of a whole number of 5-byte groups (no padding needed). */
-export function base32(bytes: Uint8Array): string {
-  let bits = 0;
-  let value = 0;
-  let out = "";
-  for (const byte of bytes) {
-    value = (value << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(value >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += BASE32[(value << (5 - bits)) & 31];
-  return out;
 }
 
 // Consumer side.

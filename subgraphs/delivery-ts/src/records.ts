@@ -1,16 +1,8 @@
+import { STATUSES, type DeliveryStatus } from "./rules.js";
+
 // What the store holds, and its JSON: the layout is the table in the Python delivery's
 // store module (subgraphs/delivery/src/delivery/store.py), which both implementations
 // read and write. Field names and value formats are the contract; the JSON's spacing is not.
-
-export const STATUSES = ["SCHEDULED", "IN_TRANSIT", "DELIVERED", "FAILED", "CANCELLED"] as const;
-export type DeliveryStatus = (typeof STATUSES)[number];
-
-/** What the carrier (an ADMIN through updateDeliveryStatus) may do; only order.cancelled cancels. */
-export const CARRIER_TRANSITIONS: Readonly<Partial<Record<DeliveryStatus, readonly DeliveryStatus[]>>> = {
-  SCHEDULED: ["IN_TRANSIT", "FAILED"],
-  IN_TRANSIT: ["DELIVERED", "FAILED"],
-};
-export const CANCELLABLE: readonly DeliveryStatus[] = ["SCHEDULED"];
 
 export interface Address {
   readonly line1: string;

@@ -18,7 +18,8 @@ import { requireAdmin, requireOwner, requirePrincipal, type Principal } from "./
 import type { Context } from "./context.js";
 import { badUserInput } from "./errors.js";
 import { deliveryStatusChanged } from "./events.js";
-import type { Address, DeliveryRecord, DeliveryStatus, TrackingEntry } from "./records.js";
+import type { Address, DeliveryRecord, TrackingEntry } from "./records.js";
+import type { DeliveryStatus } from "./rules.js";
 import { formatInstant, now, utcIso } from "./times.js";
 
 const MAX_NOTE_LENGTH = 500;

@@ -23,16 +23,14 @@ import { Redis } from "ioredis";
 import { conflict, notFound } from "./errors.js";
 import { roundTrip, storeCall } from "./metrics.js";
 import {
-  CANCELLABLE,
-  CARRIER_TRANSITIONS,
   entryFromJson,
   entryToJson,
   recordFromJson,
   recordToJson,
   type DeliveryRecord,
-  type DeliveryStatus,
   type TrackingEntry,
 } from "./records.js";
+import { CANCELLABLE, CARRIER_TRANSITIONS, type DeliveryStatus } from "./rules.js";
 import { epochSeconds, parseInstant } from "./times.js";
 
 export const OUTBOX_KEY = "delivery:outbox";

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { base32, carrierFor, estimatedDelivery, newTrackingNumber } from "../src/events.js";
+import { base32, carrierFor, estimatedDelivery, newTrackingNumber } from "../src/rules.js";
 import { envelopeFromJson, envelopeToJson, newEnvelope } from "../src/envelope.js";
 
 test("the carrier is chosen by the order id", () => {
