@@ -4,13 +4,14 @@
 "use strict";
 
 const REFRESH_MS = 10_000;
-const POINTS = 240; // samples per series across the range
+const POINTS = 240; // samples per series across the range, at most (a step is at least 1 s)
 const PALETTE = ["#2f6fde", "#d9534f", "#3aa76d", "#f0b429", "#8e5bd6", "#1fa5b8", "#e07b39", "#687083"];
 
 const shortStream = (stream) => (stream || "").replace(/^shopgraph\.events\./, "");
 const perSecond = (v) => (v == null ? "" : `${v.toFixed(2)}/s`);
-const count = (v) => (v == null ? "" : `${Math.round(v)}`);
+const count = (v) => (v == null ? "" : v.toLocaleString("en", { maximumFractionDigits: 1 }));
 const millis = (v) => (v == null ? "" : `${(v * 1000).toFixed(1)} ms`);
+const clock = (t) => new Date(t * 1000).toLocaleTimeString("en-GB");
 
 const PANELS = [
   {
@@ -69,12 +70,16 @@ async function prometheus(path, params) {
 }
 
 // Prometheus' matrix as uPlot's columns: one x axis of step-aligned times, one column per series.
-function columns(result, start, step) {
+function columns(result, start, step, points) {
   const times = [];
-  for (let t = start; times.length <= POINTS; t += step) times.push(t);
+  for (let t = start; times.length <= points; t += step) times.push(t);
   const series = result.map(({ values }) => {
     const column = new Array(times.length).fill(null);
-    for (const [t, v] of values) column[Math.round((t - start) / step)] = Number(v);
+    // NaN (e.g. a quantile over no requests) is a gap, not a point.
+    for (const [t, v] of values) {
+      const value = Number(v);
+      column[Math.round((t - start) / step)] = Number.isFinite(value) ? value : null;
+    }
     return column;
   });
   return [times, ...series];
@@ -93,11 +98,14 @@ function panelElement(panel) {
 async function draw(panel, element, range) {
   const end = Math.floor(Date.now() / 1000);
   const step = Math.max(1, Math.round(range / POINTS));
-  const start = end - step * POINTS;
+  const points = Math.floor(range / step);
+  const start = end - step * points;
   const chart = element.querySelector(".chart");
   try {
     const data = await prometheus("query_range", { query: panel.query, start, end, step });
-    const result = data.result.filter(({ values }) => values.length > 0);
+    const [times, ...all] = columns(data.result, start, step, points);
+    const drawn = all.flatMap((column, i) => (column.some((v) => v !== null) ? [i] : []));
+    const result = drawn.map((i) => data.result[i]);
     chart.replaceChildren();
     if (result.length === 0) {
       chart.innerHTML = '<p class="empty">no data yet</p>';
@@ -106,15 +114,19 @@ async function draw(panel, element, range) {
         width: chart.clientWidth || 540,
         height: 220,
         scales: { x: { time: true } },
+        legend: { live: false },
         series: [{}, ...result.map(({ metric }, i) => ({
           label: panel.label(metric) || "(none)",
           stroke: PALETTE[i % PALETTE.length],
           width: 1.5,
           value: (_, v) => panel.format(v),
         }))],
-        axes: [{}, { values: (_, ticks) => ticks.map((v) => panel.format(v)), size: 70 }],
+        axes: [
+          { values: (_, ticks) => ticks.map(clock), space: 70 },
+          { values: (_, ticks) => ticks.map((v) => panel.format(v)), size: 70 },
+        ],
       };
-      new uPlot(options, columns(result, start, step), chart);
+      new uPlot(options, [times, ...drawn.map((i) => all[i])], chart);
     }
     element.dataset.series = String(result.length);
   } catch (error) {
@@ -148,6 +160,9 @@ function main() {
   const container = document.getElementById("panels");
   const elements = PANELS.map((panel) => container.appendChild(panelElement(panel)));
   const rangeSelect = document.getElementById("range");
+  // ?range=<seconds> picks one of the ranges offered.
+  const asked = new URLSearchParams(location.search).get("range");
+  if ([...rangeSelect.options].some((option) => option.value === asked)) rangeSelect.value = asked;
   const refresh = async () => {
     const range = Number(rangeSelect.value);
     await Promise.all([drawAlerts(), ...PANELS.map((panel, i) => draw(panel, elements[i], range))]);
