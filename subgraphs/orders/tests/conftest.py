@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from orders import rules
 from orders.app import create_app
 from orders.config import Settings
-from orders.store import customer_counter, customer_position, utc_now
+from orders.store import CUSTOMER_HISTORY, utc_now
 from shopkit.auth import Role, TokenVerifier
 from shopkit.mongo import Document
 from shopkit.tokens import TokenSigner
@@ -201,14 +201,14 @@ async def insert_orders(
     oldest_first = sorted(documents, key=lambda doc: (doc["createdAt"], doc["_id"]))
     if documents:
         counter = await db["counters"].find_one_and_update(
-            {"_id": customer_counter(customer_id)},
+            {"_id": CUSTOMER_HISTORY.counter_id(customer_id)},
             {"$inc": {"value": count}},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
         assert counter is not None, "an upsert always returns the document"
         for seq, document in enumerate(oldest_first, start=counter["value"] - count + 1):
-            document.update(customer_position(customer_id, seq))
+            document.update(CUSTOMER_HISTORY.position(customer_id, seq))
         await db["orders"].insert_many(documents)
     return [doc["_id"] for doc in reversed(oldest_first)]
 

@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from orders.rules import CANCELLABLE, OrderStatus
-from orders.store import OrderStore, customer_counter, customer_position
+from orders.store import CUSTOMER_HISTORY, OrderStore
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
 from shopkit.testing import (
@@ -34,7 +34,7 @@ async def test_every_listed_shape_is_planned_on_an_index(
         await mongodb.writes.counters.insert_many(
             [{"_id": f"counter-{n}", "value": n} for n in range(ORDERS)]
             + [
-                {"_id": customer_counter(f"customer-{c}"), "value": ORDERS // CUSTOMERS}
+                {"_id": CUSTOMER_HISTORY.counter_id(f"customer-{c}"), "value": ORDERS // CUSTOMERS}
                 for c in range(CUSTOMERS)
             ]
         )
@@ -45,7 +45,9 @@ async def test_every_listed_shape_is_planned_on_an_index(
                     "number": f"SG-{n}",
                     "customerId": f"customer-{n % CUSTOMERS}",
                     # The newest order of each customer (the smallest n) is its last.
-                    **customer_position(f"customer-{n % CUSTOMERS}", ORDERS // CUSTOMERS - n // CUSTOMERS),
+                    **CUSTOMER_HISTORY.position(
+                        f"customer-{n % CUSTOMERS}", ORDERS // CUSTOMERS - n // CUSTOMERS
+                    ),
                     "status": OrderStatus.PENDING_PAYMENT.value,
                     "createdAt": now - timedelta(minutes=n),
                     "appliedEvents": [],

@@ -10,7 +10,7 @@ from conftest import GraphQL, Tokens, error_codes, insert_orders, place_order
 from pymongo.asynchronous.database import AsyncDatabase
 
 from orders.config import Settings
-from orders.store import POSITIONS_MIGRATION, OrderStore, customer_counter
+from orders.store import CUSTOMER_HISTORY, POSITIONS_MIGRATION, OrderStore
 from shopkit.mongo import Document, MongoDB
 
 USER_ORDERS = """
@@ -72,7 +72,7 @@ async def test_positions_a_dead_placeorder_left_unused_are_skipped(
     older = await insert_orders(db, customer, 14)
     # placeOrders that died between taking their position and inserting the order: more
     # unused positions than a few buckets hold.
-    await db["counters"].update_one({"_id": customer_counter(customer)}, {"$inc": {"value": 25}})
+    await db["counters"].update_one({"_id": CUSTOMER_HISTORY.counter_id(customer)}, {"$inc": {"value": 25}})
     newer = await insert_orders(db, customer, 14)
     token = tokens.customer(customer)
 

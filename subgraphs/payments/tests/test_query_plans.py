@@ -3,7 +3,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from payments.store import ORDER_OPEN, PaymentStatus, PaymentStore
+from payments.store import ORDER_OPEN, PAYER_HISTORY, PaymentStatus, PaymentStore
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
 from shopkit.testing import (
@@ -53,8 +53,17 @@ async def test_every_listed_shape_is_planned_on_an_index(
                     "refunds": [],
                     "appliedEvents": [],
                     "createdAt": now - timedelta(minutes=n),
+                    # Newest first: payment n is its payer's (ROWS / PAYERS - n // PAYERS)th.
+                    **PAYER_HISTORY.position(f"payer-{n % PAYERS}", ROWS // PAYERS - n // PAYERS),
                 }
                 for n in range(ROWS)
+            ]
+        )
+        await mongodb.writes.counters.insert_many(
+            [{"_id": f"counter-{n}", "value": n} for n in range(ROWS)]
+            + [
+                {"_id": PAYER_HISTORY.counter_id(f"payer-{p}"), "value": ROWS // PAYERS}
+                for p in range(PAYERS)
             ]
         )
         await mongodb.writes.idempotency_keys.insert_many(

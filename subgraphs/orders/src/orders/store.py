@@ -9,11 +9,8 @@ Collections:
 - `migrations`: `{_id: name, at, ...}`, the one-off data migrations done
 
 A customer's orders are numbered 1, 2, 3... as they are placed (`customerSeq`)
-and grouped by tens (`customerBucket`). A page of a customer's newest orders is
-then an equality lookup of the few buckets it spans, whatever the length of the
-customer's history: on the embedded store a sort, a range or a limit would read
-every order the customer ever placed (docs/architecture.md, "The embedded
-store", limit 1).
+and grouped by tens (`customerBucket`), so that a page of the newest is read by
+equality lookups only (`shopkit.history`).
 
 Reads use the pool of `shopkit.mongo.MongoDB`, writes its write client: the
 conditional updates below (cancel only from a cancellable status, apply an
@@ -35,6 +32,7 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from orders.rules import OrderStatus
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
+from shopkit.history import Histories, History, reserve
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Database, Document, MongoDB
 from shopkit.pagination import Cursor
@@ -45,9 +43,15 @@ log = logging.getLogger(__name__)
 ORDER_FIELDS = {"outbox": 0, "outboxPending": 0, "appliedEvents": 0}
 ORDER_NUMBER_COUNTER = "orderNumber"
 ORDER_NUMBER_BLOCK = 100
-CUSTOMER_BUCKET_SIZE = 10
+CUSTOMER_HISTORY = History(
+    collection="orders",
+    owner_field="customerId",
+    seq_field="customerSeq",
+    bucket_field="customerBucket",
+    counter_prefix="customer",
+)
 # Records that every order stored before customer positions existed has been given one.
-POSITIONS_MIGRATION = "customerPositions"
+POSITIONS_MIGRATION = CUSTOMER_HISTORY.migration_id
 # Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
 EQUALITY_FIELDS = {
     "products": ("_id",),
@@ -55,23 +59,6 @@ EQUALITY_FIELDS = {
     "counters": ("_id",),
     "migrations": ("_id",),
 }
-
-
-def customer_counter(customer_id: str) -> str:
-    return f"customer:{customer_id}"
-
-
-def customer_bucket(customer_id: str, bucket: int) -> str:
-    return f"{customer_id}#{bucket}"
-
-
-def customer_position(customer_id: str, seq: int) -> Document:
-    """The fields that place an order in its customer's history."""
-    return {"customerSeq": seq, "customerBucket": customer_bucket(customer_id, seq // CUSTOMER_BUCKET_SIZE)}
-
-
-def newest_first(orders: Iterable[Document]) -> list[Document]:
-    return sorted(orders, key=lambda order: int(order["customerSeq"]), reverse=True)
 
 
 def utc_now() -> datetime:
@@ -94,6 +81,7 @@ class OrderStore:
         self._read = _Collections(mongo.reads)
         # Told of every write that pushed events (the outbox relay, to publish them at once).
         self._outbox_written = outbox_written
+        self._histories = Histories(mongo, CUSTOMER_HISTORY)
         self._numbers: deque[int] = deque()
         self._numbers_lock = asyncio.Lock()
 
@@ -108,38 +96,7 @@ class OrderStore:
         await orders.create_index("customerBucket", name="customer_bucket")
         await orders.create_index("number", unique=True, name="unique_number")
         await orders.create_index(PENDING_FLAG, sparse=True, name="outbox_pending")
-        await self._position_unpositioned_orders()
-
-    async def _position_unpositioned_orders(self) -> None:
-        """Gives orders stored before customer positions existed theirs, in createdAt order (once).
-
-        Runs before the service takes requests or events, so writing through
-        one connection races with nothing. It reads the whole collection, once:
-        a document in `migrations` records that it is done.
-        """
-        if await self._read.migrations.find_one({"_id": POSITIONS_MIGRATION}) is not None:
-            return
-        unpositioned = await self._read.orders.find(
-            {"customerSeq": {"$exists": False}}, {"customerId": 1, "createdAt": 1}
-        ).to_list()
-        by_customer: dict[str, list[Document]] = {}
-        for order in sorted(unpositioned, key=lambda order: (order["createdAt"], order["_id"])):
-            by_customer.setdefault(order["customerId"], []).append(order)
-        if unpositioned:
-            log.info("giving %d orders their customer positions (once)", len(unpositioned))
-        for customer_id, orders in by_customer.items():
-            last = await self._reserve(customer_counter(customer_id), len(orders))
-            for seq, order in enumerate(orders, start=last - len(orders) + 1):
-                # One update each: FerretDB 1.24 stopped answering, for good, an `update`
-                # command carrying 177 of them (measured on the bench's data set).
-                await self._mongo.writes.orders.update_one(
-                    {"_id": order["_id"]}, {"$set": customer_position(customer_id, seq)}
-                )
-        await self._mongo.writes.migrations.update_one(
-            {"_id": POSITIONS_MIGRATION},
-            {"$set": {"at": utc_now(), "orders": len(unpositioned)}},
-            upsert=True,
-        )
+        await self._histories.position_unpositioned()
 
     async def close(self) -> None:
         await self._mongo.close()
@@ -182,64 +139,7 @@ class OrderStore:
         self, customer_ids: Sequence[str], limit: int, after: Cursor | None
     ) -> dict[str, list[Document]]:
         """Up to `limit` orders of each customer, newest placed first, placed before the cursor's order."""
-        pages: dict[str, list[Document]] = {customer_id: [] for customer_id in customer_ids}
-        # Per customer, the highest position the page may still hold.
-        highest = await self._page_starts(customer_ids, after)
-        while highest:
-            # The buckets of the positions each page still needs; a position is
-            # missing only when a placeOrder died between its numbers and its insert.
-            spans = {
-                customer_id: range(max(top - (limit - len(pages[customer_id])) + 1, 1), top + 1)
-                for customer_id, top in highest.items()
-            }
-            buckets = {
-                customer_id: [
-                    customer_bucket(customer_id, bucket)
-                    for bucket in range(
-                        (span.stop - 1) // CUSTOMER_BUCKET_SIZE, span.start // CUSTOMER_BUCKET_SIZE - 1, -1
-                    )
-                ]
-                for customer_id, span in spans.items()
-            }
-            found = await self._mongo.find_grouped(
-                self._read.orders,
-                "customerBucket",
-                [bucket for customer_buckets in buckets.values() for bucket in customer_buckets],
-                projection=ORDER_FIELDS,
-            )
-            highest = {}
-            for customer_id, span in spans.items():
-                read = (order for bucket in buckets[customer_id] for order in found[bucket])
-                page = pages[customer_id]
-                page.extend(
-                    newest_first(o for o in read if o["customerSeq"] < span.stop)[: limit - len(page)]
-                )
-                lowest_read = span.start // CUSTOMER_BUCKET_SIZE * CUSTOMER_BUCKET_SIZE
-                if len(page) < limit and lowest_read > 0:
-                    highest[customer_id] = lowest_read - 1
-        return pages
-
-    async def _page_starts(self, customer_ids: Sequence[str], after: Cursor | None) -> dict[str, int]:
-        """Per customer with orders, the highest position its page may hold.
-
-        The newest order's, or the one just before the cursor's."""
-        if after is None:
-            counters = await self._mongo.find_by_ids(
-                self._read.counters, [customer_counter(customer_id) for customer_id in customer_ids]
-            )
-            return {
-                customer_id: int(counters[customer_counter(customer_id)]["value"])
-                for customer_id in customer_ids
-                if customer_counter(customer_id) in counters
-            }
-        # The cursor names the last order of the previous page (another customer's names nothing here).
-        found = await self._mongo.find_by_ids(
-            self._read.orders, [after.id], {"customerId": 1, "customerSeq": 1}
-        )
-        last = found.get(after.id)
-        if last is None or last["customerId"] not in customer_ids or last["customerSeq"] <= 1:
-            return {}
-        return {last["customerId"]: int(last["customerSeq"]) - 1}
+        return await self._histories.pages(customer_ids, limit, after.id if after else None, ORDER_FIELDS)
 
     # -- orders: writes ---------------------------------------------------------
 
@@ -260,27 +160,16 @@ class OrderStore:
     @store_call
     async def _reserve_order_sequences(self, count: int) -> int:
         """Reserves `count` order numbers; returns the last of them."""
-        return await self._reserve(ORDER_NUMBER_COUNTER, count)
-
-    async def _reserve(self, counter_id: str, count: int) -> int:
-        """Advances a counter by `count`; returns its new value, the last number reserved."""
-        counter = await self._write(counter_id).counters.find_one_and_update(
-            {"_id": counter_id},
-            {"$inc": {"value": count}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert counter is not None, "an upsert always returns the document"
-        return int(counter["value"])
+        return await reserve(self._mongo, ORDER_NUMBER_COUNTER, count)
 
     @store_call
     async def insert_order(self, order: Document, event: Event) -> None:
         """Stores a new order, last in its customer's history, with its `order.placed` event in its outbox."""
-        seq = await self._reserve(customer_counter(order["customerId"]), 1)
+        position = await self._histories.next_position(order["customerId"])
         await self._write(order["_id"]).orders.insert_one(
             {
                 **order,
-                **customer_position(order["customerId"], seq),
+                **position,
                 "outbox": [event.to_doc()],
                 **outbox_flag(),
             }
@@ -293,20 +182,7 @@ class OrderStore:
 
         Each takes the next position of its customer, in the order given.
         """
-        by_customer: dict[str, list[Document]] = {}
-        for order in orders:
-            by_customer.setdefault(order["customerId"], []).append(order)
-        lasts = await asyncio.gather(
-            *(
-                self._reserve(customer_counter(customer_id), len(placed))
-                for customer_id, placed in by_customer.items()
-            )
-        )
-        positioned = [
-            {**order, **customer_position(customer_id, seq)}
-            for (customer_id, placed), last in zip(by_customer.items(), lasts, strict=True)
-            for seq, order in enumerate(placed, start=last - len(placed) + 1)
-        ]
+        positioned = await self._histories.positioned(orders)
         if positioned:
             # New documents only: no other write can race with these inserts.
             await self._mongo.writes.orders.insert_many(positioned, ordered=False)

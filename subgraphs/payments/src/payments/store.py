@@ -3,12 +3,16 @@
 Collections:
 - `payments`: one document per charge attempt, `_id` = payment id. Its
   `outbox` carries the payment's events; `refunds` lists every refund.
+  `payerSeq`/`payerBucket` place it in its payer's history, so that a page of
+  the newest is read by equality lookups only (`shopkit.history`).
 - `orders`: payments' own projection of `order.placed`/`order.cancelled`
   (customer, total, address, OPEN/CANCELLED) plus `capturingPaymentId`, the
   claim that lets exactly one payment capture an order (with `claimedAt` and
   `claimInQuestion` until the payment is settled).
 - `idempotency_keys`: `_id` = "<payerId>:<key>" → the request hash and the
   payment it created.
+- `counters`: `{_id: "payer:<payerId>", value}`, behind `payerSeq`;
+  `migrations`: the one-off data migrations done.
 
 Every multi-step consistency rule rests on single-document conditional
 updates, written through `shopkit.mongo.MongoDB.writes_for` (docs/architecture.md,
@@ -19,11 +23,12 @@ import enum
 from collections.abc import Iterable
 from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
+from shopkit.history import Histories, History
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Document, MongoDB
 from shopkit.pagination import Cursor
@@ -47,7 +52,6 @@ REFUNDABLE = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED
 # Payments whose money was taken; what is still held is amount - refundedAmount.
 CHARGED = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus.REFUNDED})
 OLDEST_FIRST = [("createdAt", ASCENDING), ("_id", ASCENDING)]
-NEWEST_FIRST = [("createdAt", DESCENDING), ("_id", DESCENDING)]
 # Set on an order projection while its claim is neither confirmed nor released:
 # maintenance looks claims up by this equality, never by a range on claimedAt.
 CLAIM_IN_QUESTION = "claimInQuestion"
@@ -55,10 +59,19 @@ CLAIM_IN_QUESTION = "claimInQuestion"
 CANCEL_EVENT_ID = "cancelEventId"
 # Every field a document is looked up by with equality (docs/architecture.md, "Query shapes").
 EQUALITY_FIELDS = {
-    "payments": ("_id", "orderId", "payerId", "status", PENDING_FLAG),
+    "payments": ("_id", "orderId", "payerBucket", "status", PENDING_FLAG),
     "orders": ("_id", CLAIM_IN_QUESTION),
     "idempotency_keys": ("_id",),
+    "counters": ("_id",),
+    "migrations": ("_id",),
 }
+PAYER_HISTORY = History(
+    collection="payments",
+    owner_field="payerId",
+    seq_field="payerSeq",
+    bucket_field="payerBucket",
+    counter_prefix="payer",
+)
 
 
 class PaymentStore:
@@ -69,6 +82,7 @@ class PaymentStore:
         self._read_payments: Collection = mongo.reads["payments"]
         self._read_orders: Collection = mongo.reads["orders"]
         self._read_keys: Collection = mongo.reads["idempotency_keys"]
+        self._histories = Histories(mongo, PAYER_HISTORY)
 
     def _payments(self, payment_id: str) -> Collection:
         """`payments` on the write connection of this payment (shopkit.mongo.MongoDB.writes_for)."""
@@ -85,10 +99,7 @@ class PaymentStore:
         await self._mongo.open(EQUALITY_FIELDS)
         writes = self._mongo.writes
         await writes.payments.create_index([("orderId", ASCENDING)], name="payments_by_order")
-        await writes.payments.create_index(
-            [("payerId", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
-            name="payments_by_payer_newest_first",
-        )
+        await writes.payments.create_index([("payerBucket", ASCENDING)], name="payments_by_payer_bucket")
         await writes.payments.create_index(
             [("status", ASCENDING), ("createdAt", ASCENDING)], name="payments_by_status_age"
         )
@@ -96,6 +107,7 @@ class PaymentStore:
         await writes.idempotency_keys.create_index([("createdAt", ASCENDING)], name="idempotency_keys_by_age")
         await writes.payments.create_index(PENDING_FLAG, sparse=True, name="payments_outbox_pending")
         await writes.orders.create_index(CLAIM_IN_QUESTION, sparse=True, name="orders_claim_in_question")
+        await self._histories.position_unpositioned()
 
     async def close(self) -> None:
         await self._mongo.close()
@@ -216,7 +228,9 @@ class PaymentStore:
 
     @store_call
     async def insert_payment(self, payment: Document) -> None:
-        await self._payments(payment["_id"]).insert_one(payment)
+        """Stores a new payment, last in its payer's history."""
+        position = await self._histories.next_position(payment["payerId"])
+        await self._payments(payment["_id"]).insert_one({**payment, **position})
 
     @store_call
     async def delete_pending_payment(self, payment_id: str) -> None:
@@ -292,15 +306,8 @@ class PaymentStore:
     async def payment_pages(
         self, payer_ids: list[str], limit: int, after: Cursor | None
     ) -> dict[str, list[Document]]:
-        """Up to `limit` payments per payer, newest first, strictly after the cursor."""
-        return await self._mongo.find_grouped(
-            self._read_payments,
-            "payerId",
-            payer_ids,
-            where=after.mongo_filter() if after else None,
-            sort=NEWEST_FIRST,
-            limit=limit,
-        )
+        """Up to `limit` payments per payer, newest first, made before the cursor's payment."""
+        return await self._histories.pages(payer_ids, limit, after.id if after else None)
 
     @store_call
     async def pending_payments_older_than(self, moment: datetime) -> list[Document]:
