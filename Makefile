@@ -39,7 +39,7 @@ router: ## build the pinned Apollo Router (once; never rebuilt while the binary 
 
 # ---- the local stack (ROUTER=gateway for Apollo Gateway, ROUTER_PROFILE=prod for the production config)
 
-up: setup ## start stores, subgraphs, router (and GraphiQL for it on :4080); returns when the graph answers on http://127.0.0.1:4000/
+up: setup $(DELIVERY_TS)/dist/src/main.js ## start stores, subgraphs, router (and GraphiQL for it on :4080); returns when the graph answers on http://127.0.0.1:4000/
 	@$(STACK) up
 
 down: ## stop the stack (data stays in var/stack)

@@ -20,6 +20,7 @@ class (tests/conftest.py).
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -46,6 +47,12 @@ SUBGRAPHS = ("users", "orders", "payments", "delivery")
 # Delivery (on Redis) may run as a second process beside the first; the services on
 # the embedded MongoDB store may not (docs/architecture.md#the-embedded-store).
 DELIVERY_SECOND = "delivery2"
+# The implementations of the delivery service (docs/polyglot.md), chosen by DELIVERY_IMPL
+# (DELIVERY2_IMPL for the second process): the same contract on the same data.
+DELIVERY_IMPLEMENTATIONS = {
+    "python": ("uv", "run", "--frozen", "--project", "subgraphs/delivery", "python", "-m", "delivery"),
+    "ts": ("node", "subgraphs/delivery-ts/dist/src/main.js"),
+}
 ROUTERS = ("router", "gateway")
 # GraphiQL for the composed graph, querying the router; development profile only.
 EXPLORER = "explorer"
@@ -96,6 +103,9 @@ class StackConfig:
     # DELIVERY_PROCESSES=2: a second delivery process (DELIVERY2_PORT) shares its Redis,
     # its consumer group and its outbox with the first; Apollo Gateway queries it.
     delivery_processes: int = 1
+    # DELIVERY_IMPL / DELIVERY2_IMPL: which implementation each delivery process runs.
+    delivery_impl: str = "python"
+    delivery2_impl: str = "python"
     # MONITORING=1: Prometheus (PROMETHEUS_PORT) scrapes and evaluates every MONITORING_INTERVAL seconds.
     monitoring: bool = False
     monitoring_interval_s: int = 5
@@ -145,6 +155,13 @@ class StackConfig:
         monitoring = env.get("MONITORING", "0")
         if monitoring not in ("0", "1"):
             raise StackError(f"MONITORING must be 0 or 1, not {monitoring!r}")
+        delivery_impl = env.get("DELIVERY_IMPL", "python")
+        delivery2_impl = env.get("DELIVERY2_IMPL", delivery_impl)
+        for variable, impl in (("DELIVERY_IMPL", delivery_impl), ("DELIVERY2_IMPL", delivery2_impl)):
+            if impl not in DELIVERY_IMPLEMENTATIONS:
+                raise StackError(
+                    f"{variable} must be one of {', '.join(DELIVERY_IMPLEMENTATIONS)}, not {impl!r}"
+                )
         router_port = int(env.get("ROUTER_PORT", "4000"))
         router_health_port = int(env.get("ROUTER_HEALTH_PORT", "8088"))
         ports = {
@@ -175,6 +192,8 @@ class StackConfig:
             routers=(router,),
             external_mongodb_uri=env.get("STACK_MONGODB_URI") or None,
             delivery_processes=int(delivery_processes),
+            delivery_impl=delivery_impl,
+            delivery2_impl=delivery2_impl,
             monitoring=monitoring == "1",
             monitoring_interval_s=int(env.get("MONITORING_INTERVAL", "5")),
         )
@@ -246,6 +265,8 @@ class StackConfig:
             "EVENTS_REDIS_URL": f"{redis}/0",
             "DELIVERY_REDIS_URL": f"{redis}/1",
             "GATEWAY_DELIVERY_URL": self.url(self.serving("delivery", "gateway")),
+            "DELIVERY_COMMAND": shlex.join(DELIVERY_IMPLEMENTATIONS[self.delivery_impl]),
+            "DELIVERY2_COMMAND": shlex.join(DELIVERY_IMPLEMENTATIONS[self.delivery2_impl]),
             "GRAPH_URL": self.explorer_graph_url,
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
             "ADMIN_EMAIL": self.admin_email,
@@ -508,6 +529,9 @@ class Stack:
             missing.append("Prometheus (Debian's prometheus)")
         if self.config.monitoring and not DASHBOARD_LIBRARY.exists():
             missing.append("monitoring/dashboard/node_modules (npm ci)")
+        implementations = {self.config.delivery_impl, self.config.delivery2_impl}
+        if "ts" in implementations and not (REPO_ROOT / DELIVERY_IMPLEMENTATIONS["ts"][1]).exists():
+            raise StackError("DELIVERY_IMPL=ts needs the compiled TypeScript delivery: run `make deps`.")
         if not (REPO_ROOT / "router/supergraph.graphql").exists():
             raise StackError("router/supergraph.graphql is missing: run `make compose`.")
         if missing:

@@ -51,6 +51,12 @@ TEST_STACK_ENV = {
     # Apollo Gateway the second, and both consume events (tests/faults/test_two_deliveries.py).
     "DELIVERY_PROCESSES": "2",
     "DELIVERY2_PORT": "14005",
+    # The implementation each delivery process runs (docs/polyglot.md): Python unless
+    # SHOPGRAPH_TEST_DELIVERY_IMPL=ts (both) or SHOPGRAPH_TEST_DELIVERY2_IMPL=ts (the second).
+    "DELIVERY_IMPL": os.environ.get("SHOPGRAPH_TEST_DELIVERY_IMPL", "python"),
+    "DELIVERY2_IMPL": os.environ.get(
+        "SHOPGRAPH_TEST_DELIVERY2_IMPL", os.environ.get("SHOPGRAPH_TEST_DELIVERY_IMPL", "python")
+    ),
     "EXPLORER_PORT": "14080",
     # Prometheus scrapes and evaluates every 2 s, so an alert goes pending within seconds
     # (tests/faults/test_lag_alert.py) and the dashboard has data (tests/e2e/test_dashboard.py).
