@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contract.processes import REPO
+from stack import DELIVERY_IMPLEMENTATIONS
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,13 @@ class Implementation:
             raise RuntimeError(f"{self.name}: {self.built_file} is missing; {self.build_hint}")
 
 
+# The repository's own implementations: the commands the local stack runs (scripts/stack.py).
 KNOWN = {
-    "python": Implementation(
-        "python",
-        ("uv", "run", "--frozen", "--project", "subgraphs/delivery", "python", "-m", "delivery"),
-    ),
-    "typescript": Implementation(
-        "typescript",
-        ("node", "subgraphs/delivery-ts/dist/src/main.js"),
-        built_file=REPO / "subgraphs" / "delivery-ts" / "dist" / "src" / "main.js",
+    "python": Implementation("python", DELIVERY_IMPLEMENTATIONS["python"]),
+    "ts": Implementation(
+        "ts",
+        DELIVERY_IMPLEMENTATIONS["ts"],
+        built_file=REPO / DELIVERY_IMPLEMENTATIONS["ts"][1],
         build_hint="run `make deps` (npm ci and tsc in subgraphs/delivery-ts)",
     ),
 }

@@ -46,7 +46,7 @@ def pair(jwks_url: str) -> Iterator[tuple[Delivery, Delivery]]:
     with (
         running_redis(log_dir) as server,
         running_delivery(KNOWN["python"], server, jwks_url, log_dir) as python,
-        running_delivery(KNOWN["typescript"], server, jwks_url, log_dir) as typescript,
+        running_delivery(KNOWN["ts"], server, jwks_url, log_dir) as typescript,
     ):
         yield python, typescript
 
