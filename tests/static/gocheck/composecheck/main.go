@@ -55,6 +55,8 @@ func run(files []string, env []string) error {
 		cli.WithWorkingDirectory(workingDir),
 		cli.WithEnv(env),
 		cli.WithDotEnv,
+		// COMPOSE_PROFILES (from -env) activates profiles, as it does for docker compose.
+		cli.WithDefaultProfiles(),
 		cli.WithInterpolation(true),
 		cli.WithResolvedPaths(true),
 		cli.WithNormalization(true),
