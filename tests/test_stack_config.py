@@ -1,5 +1,5 @@
 """scripts/stack.py's settings: which stores `make up` starts, which MongoDB the services use,
-and how many delivery processes run."""
+how many delivery processes run, and what Prometheus scrapes when monitoring is on."""
 
 import pytest
 
@@ -56,3 +56,23 @@ def test_the_explorer_queries_the_first_router_the_stack_starts() -> None:
     assert config.explorer_url == "http://127.0.0.1:4180/"
     assert config.supervisord_env()["GRAPH_URL"] == "http://127.0.0.1:4100/"
     assert StackConfig.from_env({}).explorer_url == "http://127.0.0.1:4080/"
+
+
+def test_monitoring_is_off_unless_asked_for() -> None:
+    assert not StackConfig.from_env({}).monitoring
+    config = StackConfig.from_env({"MONITORING": "1", "PROMETHEUS_PORT": "9290", "MONITORING_INTERVAL": "3"})
+    assert config.monitoring
+    assert config.monitoring_interval_s == 3
+    assert config.dashboard_url == "http://127.0.0.1:9290/user/index.html"
+    assert config.supervisord_env()["PROMETHEUS_PORT"] == "9290"
+    with pytest.raises(StackError, match="MONITORING must be 0 or 1"):
+        StackConfig.from_env({"MONITORING": "yes"})
+
+
+def test_prometheus_scrapes_each_delivery_process_and_only_the_apollo_router() -> None:
+    gateway = StackConfig.from_env({"ROUTER": "gateway", "DELIVERY_PROCESSES": "2", "DELIVERY2_PORT": "4105"})
+
+    targets = {(target.job, target.port, target.labels.get("process")) for target in gateway.scrape_targets()}
+    assert ("subgraphs", 4105, "delivery2") in targets
+    assert {job for job, _, _ in targets} == {"subgraphs"}  # Apollo Gateway exports no metrics
+    assert {"router"} == {t.job for t in StackConfig.from_env({}).scrape_targets()} - {"subgraphs"}
