@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from shopkit import tracing
 from shopkit.auth import Principal, TokenVerifier
 from shopkit.errors import ShopError
 
@@ -35,5 +36,6 @@ async def authenticate(request: Request, verifier: TokenVerifier) -> RequestAuth
 
 
 def traceparent(request: Request) -> str | None:
-    """The W3C trace context the router propagated, carried on into events."""
-    return request.headers.get("traceparent")
+    """The W3C trace context carried on into the request's events: the request's span when it is
+    traced (shopkit.tracing), else the one the router propagated."""
+    return tracing.traceparent_or(request.headers.get("traceparent"))

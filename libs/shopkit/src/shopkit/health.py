@@ -17,6 +17,8 @@ from starlette.routing import Route
 from shopkit.metrics import PROBES, Reading
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
+LIVE_PATH = "/health/live"
+READY_PATH = "/health/ready"
 
 
 async def run_checks(checks: dict[str, ReadinessCheck]) -> dict[str, bool]:
@@ -47,4 +49,4 @@ def health_routes(checks: dict[str, ReadinessCheck]) -> list[Route]:
         body = {"status": "ready" if healthy else "unavailable", "checks": results}
         return JSONResponse(body, status_code=200 if healthy else 503)
 
-    return [Route("/health/live", live), Route("/health/ready", ready)]
+    return [Route(LIVE_PATH, live), Route(READY_PATH, ready)]

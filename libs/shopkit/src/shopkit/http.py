@@ -7,7 +7,9 @@ from functools import partial
 from typing import Any
 
 import strawberry
+from opentelemetry.trace import Tracer
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -25,8 +27,9 @@ from strawberry.extensions import (
 
 from shopkit.errors import MaskInternalErrors
 from shopkit.explorer import asset_routes, graphiql_page
-from shopkit.health import ReadinessCheck, health_routes
+from shopkit.health import LIVE_PATH, READY_PATH, ReadinessCheck, health_routes
 from shopkit.metrics import metrics_endpoint
+from shopkit.tracing import RequestSpans
 
 ContextFactory = Callable[[Request], Awaitable[Any]]
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
@@ -67,6 +70,7 @@ def schema_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]
 
 
 GRAPHQL_PATH = "/graphql"
+METRICS_PATH = "/metrics"
 
 
 class SubgraphGraphQL(GraphQL[Any, None]):
@@ -96,13 +100,17 @@ def create_app(
     lifespan: Lifespan,
     readiness: dict[str, ReadinessCheck],
     extra_routes: Sequence[BaseRoute] = (),
+    tracer: Tracer | None = None,
 ) -> Starlette:
+    """The service's app; with a `tracer`, every request but health checks and scrapes is a span."""
     graphql = SubgraphGraphQL(schema, context_factory)
     routes: list[BaseRoute] = [
         Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
         *asset_routes(),
         *health_routes(readiness),
-        Route("/metrics", metrics_endpoint),
+        Route(METRICS_PATH, metrics_endpoint),
         *extra_routes,
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    untraced = (LIVE_PATH, READY_PATH, METRICS_PATH)
+    middleware = [] if tracer is None else [Middleware(RequestSpans, tracer=tracer, untraced_paths=untraced)]
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)

@@ -16,11 +16,12 @@ import zlib
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shopkit import ferretdb
+from shopkit import ferretdb, tracing
 from shopkit.metrics import STORE_COMMANDS
 
 Document = dict[str, Any]
@@ -54,9 +55,59 @@ class _CommandCounter(monitoring.CommandListener):
         pass
 
 
-def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tuple[Client, Database]:
-    """Opens a client (commands are counted in `STORE_COMMANDS`); `max_pool_size` caps its connections."""
+class _CommandSpans(monitoring.CommandListener):
+    """A CLIENT span per command sent inside a traced request or event (`shopkit.tracing`).
+
+    pymongo calls `started` in the task that sends the command, so the span's
+    parent is that task's current span.
+    """
+
+    def __init__(self, tracer: Tracer) -> None:
+        self._tracer = tracer
+        self._open: dict[tuple[int, object], Span] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in _HANDSHAKE_COMMANDS or not tracing.recording():
+            return
+        collection = event.command.get(event.command_name)
+        target = collection if isinstance(collection, str) else event.database_name
+        host, port = event.connection_id
+        attributes: dict[str, str | int] = {
+            "db.system.name": "mongodb",
+            "db.namespace": event.database_name,
+            "db.operation.name": event.command_name,
+            "server.address": host,
+        }
+        if port is not None:
+            attributes["server.port"] = port
+        if isinstance(collection, str):
+            attributes["db.collection.name"] = collection
+        span = self._tracer.start_span(
+            f"{event.command_name} {target}", kind=SpanKind.CLIENT, attributes=attributes
+        )
+        self._open[(event.request_id, event.connection_id)] = span
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        span = self._open.pop((event.request_id, event.connection_id), None)
+        if span is not None:
+            span.end()
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        span = self._open.pop((event.request_id, event.connection_id), None)
+        if span is not None:
+            span.set_status(StatusCode.ERROR, str(event.failure.get("errmsg", "")))
+            span.end()
+
+
+def connect(
+    uri: str, database: str, *, max_pool_size: int | None = None, tracer: Tracer | None = None
+) -> tuple[Client, Database]:
+    """Opens a client (commands are counted in `STORE_COMMANDS`, and traced with `tracer`);
+    `max_pool_size` caps its connections."""
     options: dict[str, Any] = {} if max_pool_size is None else {"maxPoolSize": max_pool_size}
+    listeners: list[monitoring.CommandListener] = [_CommandCounter()]
+    if tracer is not None:
+        listeners.append(_CommandSpans(tracer))
     client: Client = AsyncMongoClient(
         uri,
         tz_aware=True,
@@ -65,7 +116,7 @@ def connect(uri: str, database: str, *, max_pool_size: int | None = None) -> tup
         # until its monitor next sees the server: every 10 s by default, which is
         # 10 s of refusals (tests/faults/test_store_restart.py).
         heartbeatFrequencyMS=1000,
-        event_listeners=[_CommandCounter()],
+        event_listeners=listeners,
         **options,
     )
     return client, client[database]
@@ -93,13 +144,16 @@ class MongoDB:
         service: str,
         write_connections: int = 4,
         ferretdb_postgresql_url: str | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         if write_connections < 1:
             raise ValueError("a MongoDB needs at least one write connection (MONGODB_WRITE_CONNECTIONS >= 1)")
         self._service = service
         self._ferretdb_postgresql_url = ferretdb_postgresql_url
-        self._read_client, self.reads = connect(uri, database)
-        self._writers = [connect(uri, database, max_pool_size=1) for _ in range(write_connections)]
+        self._read_client, self.reads = connect(uri, database, tracer=tracer)
+        self._writers = [
+            connect(uri, database, max_pool_size=1, tracer=tracer) for _ in range(write_connections)
+        ]
         self.server = Server.MONGODB
         self._writer_lock: ferretdb.WriterLock | None = None
 

@@ -11,7 +11,7 @@ from delivery.context import Context, build_context
 from delivery.events import CONSUMED_STREAMS, SERVICE, STREAM, EventHandlers
 from delivery.schema import build_schema
 from delivery.store import DeliveryOutbox, DeliveryStore
-from shopkit import redis_client, tasks
+from shopkit import redis_client, tasks, tracing
 from shopkit.auth import TokenVerifier
 from shopkit.events.outbox import OutboxRelay
 from shopkit.events.streams import StreamConsumer, default_consumer_name
@@ -21,9 +21,10 @@ from shopkit.http import create_app as create_subgraph_app
 def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | None = None) -> Starlette:
     """The ASGI app; tests pass their own settings and a verifier holding their signing key."""
     settings = settings or Settings()
+    tracer = tracing.tracer_for(SERVICE, settings.tracing_endpoint)
     verifier = verifier or TokenVerifier(settings.jwks_url)
-    store_redis = redis_client.connect(settings.redis_url)
-    events_redis = redis_client.connect(settings.events_redis_url)
+    store_redis = redis_client.connect(settings.redis_url, tracer)
+    events_redis = redis_client.connect(settings.events_redis_url, tracer)
     relay = OutboxRelay(
         DeliveryOutbox(store_redis), events_redis, STREAM, sweep_interval=settings.outbox_sweep_seconds
     )
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         consumer=default_consumer_name(SERVICE),
         streams=CONSUMED_STREAMS,
         handler=EventHandlers(store).handle,
+        tracer=tracer,
     )
     workers = tasks.Supervisor({"delivery-outbox-relay": relay.run, "delivery-consumer": consumer.run})
 
@@ -60,4 +62,5 @@ def create_app(settings: Settings | None = None, *, verifier: TokenVerifier | No
         context_factory=context,
         lifespan=lifespan,
         readiness={"redis": store_ready, "events": events_ready, **workers.readiness},
+        tracer=tracer,
     )

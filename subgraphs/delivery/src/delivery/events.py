@@ -20,6 +20,7 @@ from typing import Any
 from delivery.rules import DeliveryStatus, carrier_for, estimated_delivery, new_tracking_number
 from delivery.store import DeliveryRecord, DeliveryStore, StatusChange, TrackingEntry
 from shopkit.events.envelope import Event, stream_for
+from shopkit.tracing import traceparent_or
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class EventHandlers:
         created = await self._store.create_delivery(
             delivery,
             first_entry,
-            delivery_scheduled(delivery, event.traceparent),
+            delivery_scheduled(delivery, traceparent_or(event.traceparent)),
             applied_event_id=event.id,
         )
         if not created:
@@ -118,11 +119,12 @@ class EventHandlers:
 
     async def order_cancelled(self, event: Event) -> None:
         order_id = _text(event.data, "orderId")
+        traceparent = traceparent_or(event.traceparent)
         await self._store.cancel_for_order(
             order_id,
             cancelled_at=datetime.now(UTC),
             applied_event_id=event.id,
-            event_for=lambda change: delivery_status_changed(change, event.traceparent),
+            event_for=lambda change: delivery_status_changed(change, traceparent),
         )
 
 

@@ -13,7 +13,7 @@ from orders.events import CONSUMED_STREAMS, OrderEventHandler
 from orders.schema import build_schema
 from orders.seed import seed_catalog
 from orders.store import OrderStore
-from shopkit import http, redis_client, tasks
+from shopkit import http, redis_client, tasks, tracing
 from shopkit.auth import TokenVerifier
 from shopkit.events.envelope import stream_for
 from shopkit.events.outbox import MongoOutbox, OutboxRelay, nobody_notified
@@ -30,6 +30,7 @@ def create_app(
     """The app; `background_workers=False` leaves out the outbox relay and the event
     consumer (tests that count store commands need a quiet store)."""
     settings = settings or Settings()
+    tracer = tracing.tracer_for(SERVICE, settings.tracing_endpoint)
     verifier = verifier or TokenVerifier(settings.jwks_url)
     mongodb = MongoDB(
         settings.mongodb_uri,
@@ -37,8 +38,9 @@ def create_app(
         service=SERVICE,
         write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
+        tracer=tracer,
     )
-    events_redis = redis_client.connect(settings.events_redis_url)
+    events_redis = redis_client.connect(settings.events_redis_url, tracer)
     relay = OutboxRelay(
         MongoOutbox(mongodb, "orders"),
         events_redis,
@@ -52,6 +54,7 @@ def create_app(
         consumer=default_consumer_name(SERVICE),
         streams=CONSUMED_STREAMS,
         handler=OrderEventHandler(store),
+        tracer=tracer,
     )
 
     catalog = Catalog()
@@ -83,4 +86,5 @@ def create_app(
         context_factory=context,
         lifespan=lifespan,
         readiness={"mongodb": mongodb.is_ready, **workers.readiness},
+        tracer=tracer,
     )

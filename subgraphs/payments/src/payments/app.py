@@ -21,7 +21,7 @@ from payments.processor import CardProcessor
 from payments.rules import Payments
 from payments.schema import build_schema
 from payments.store import PaymentStore
-from shopkit import redis_client, tasks
+from shopkit import redis_client, tasks, tracing
 from shopkit.auth import TokenVerifier
 from shopkit.events.envelope import stream_for
 from shopkit.events.outbox import MongoOutbox, OutboxRelay
@@ -40,6 +40,7 @@ def create_app(
 ) -> Starlette:
     """The app; tests pass settings, a verifier holding their keys, and a processor to inspect."""
     settings = settings or Settings()
+    tracer = tracing.tracer_for(SERVICE, settings.tracing_endpoint)
     verifier = verifier or TokenVerifier(settings.jwks_url)
     mongodb = MongoDB(
         settings.mongodb_uri,
@@ -47,8 +48,9 @@ def create_app(
         service=SERVICE,
         write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
+        tracer=tracer,
     )
-    events_redis = redis_client.connect(settings.events_redis_url)
+    events_redis = redis_client.connect(settings.events_redis_url, tracer)
     relay = OutboxRelay(
         MongoOutbox(mongodb, "payments"),
         events_redis,
@@ -63,6 +65,7 @@ def create_app(
         consumer=default_consumer_name(SERVICE),
         streams=[ORDERS_STREAM],
         handler=OrderEventHandler(store, payments),
+        tracer=tracer,
     )
 
     workers = tasks.Supervisor(
@@ -94,6 +97,7 @@ def create_app(
         lifespan=lifespan,
         # Ready means the store answers; events wait in the outbox while Redis is away.
         readiness={"mongodb": mongodb.is_ready, **workers.readiness},
+        tracer=tracer,
     )
 
 

@@ -47,6 +47,7 @@ from shopkit.auth import Principal
 from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound, ServiceUnavailable
 from shopkit.events.envelope import Event
 from shopkit.mongo import Document
+from shopkit.tracing import traceparent_or
 
 log = logging.getLogger(__name__)
 
@@ -318,7 +319,9 @@ class Payments:
         """
         payments = (await self._store.payments_by_order_ids([order["_id"]])).get(order["_id"], [])
         for payment in payments:
-            await self._refund_rest(payment, order.get(CANCEL_EVENT_ID, event.id), event.traceparent)
+            await self._refund_rest(
+                payment, order.get(CANCEL_EVENT_ID, event.id), traceparent_or(event.traceparent)
+            )
 
     async def _refund_rest(self, payment: Document, cancellation_id: str, traceparent: str | None) -> None:
         """Refunds what remains of the payment, once for this cancellation whoever asks."""

@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from shopkit import http
+from shopkit import http, tracing
 from shopkit.auth import TokenVerifier
 from shopkit.mongo import MongoDB
 from shopkit.tokens import TokenSigner
-from users.config import Settings
+from users.config import SERVICE, Settings
 from users.context import Context, Services, build_context
 from users.passwords import Passwords
 from users.schema import build_schema
@@ -32,13 +32,15 @@ def own_key_verifier(signer: TokenSigner) -> TokenVerifier:
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or Settings()
+    tracer = tracing.tracer_for(SERVICE, settings.tracing_endpoint)
     signer = TokenSigner.from_pem_file(settings.jwt_private_key_file, create=True)
     mongodb = MongoDB(
         settings.mongodb_uri,
         settings.mongodb_database,
-        service="users",
+        service=SERVICE,
         write_connections=settings.mongodb_write_connections,
         ferretdb_postgresql_url=settings.ferretdb_postgresql_url,
+        tracer=tracer,
     )
     services = Services(
         store=UserStore(mongodb),
@@ -81,4 +83,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
         # Not Redis: sign-in throttling counts in memory while Redis is down (users.throttle).
         readiness={"mongodb": mongodb.is_ready},
         extra_routes=[Route(JWKS_PATH, jwks, methods=["GET"])],
+        tracer=tracer,
     )

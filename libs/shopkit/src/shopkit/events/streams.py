@@ -25,10 +25,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
+from opentelemetry.trace import Tracer
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError, ResponseError
 
+from shopkit import tracing
 from shopkit.events.envelope import Event
 from shopkit.metrics import EVENTS_HANDLED
 
@@ -97,6 +99,9 @@ class StreamConsumer:
     The entries of one read are handled concurrently by lane (`lane(event)`,
     by default the order the event is about), each lane in stream order, so
     a slow store delays one order's events rather than everyone's.
+
+    With a `tracer`, each attempt at an event is a span continuing the trace of
+    the event's `traceparent` (`shopkit.tracing.consuming`).
     """
 
     def __init__(
@@ -111,6 +116,7 @@ class StreamConsumer:
         batch: int = 32,
         block_ms: int = 500,
         lane: Callable[[Event], str] = order_of,
+        tracer: Tracer | None = None,
     ) -> None:
         self._redis = redis
         self._group = group
@@ -121,6 +127,7 @@ class StreamConsumer:
         self._batch = batch
         self._block_ms = block_ms
         self._lane = lane
+        self._tracer = tracer
 
     async def run(self) -> None:
         """Consumes until cancelled; survives Redis outages by retrying."""
@@ -214,18 +221,27 @@ class StreamConsumer:
             return None
 
     async def _handle(self, stream: str, entry_id: str, event: Event, attempts: int) -> None:
-        try:
-            await self._handler(event)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="failed").inc()
-            log.exception(
-                "handling %s %s failed (attempt %d); it stays pending", event.type, event.id, attempts
-            )
-            return
-        await self._redis.xack(stream, self._group, entry_id)
-        EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="ok").inc()
+        with tracing.consuming(
+            self._tracer,
+            event_type=event.type,
+            event_id=event.id,
+            traceparent=event.traceparent,
+            stream=stream,
+            group=self._group,
+        ):
+            try:
+                await self._handler(event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="failed").inc()
+                log.exception(
+                    "handling %s %s failed (attempt %d); it stays pending", event.type, event.id, attempts
+                )
+                tracing.record_failure(error)
+                return
+            await self._redis.xack(stream, self._group, entry_id)
+            EVENTS_HANDLED.labels(stream=stream, type=event.type, outcome="ok").inc()
 
     async def _dead_letter(
         self, stream: str, entry_id: str, fields: Fields, attempts: int, reason: str
