@@ -10,7 +10,7 @@ DELIVERY_TS := subgraphs/delivery-ts
 export PATH := $(PATH):$(shell python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 STACK := uv run --frozen python scripts/stack.py
 
-.PHONY: help setup deps router up down status logs restart dead-letters \
+.PHONY: help setup deps router up down status logs traces restart dead-letters \
         export-schemas compose accept-schema-change check-schema \
         lint typecheck test test-units test-root test-e2e test-contract chaos
 
@@ -19,7 +19,7 @@ help: ## list the targets
 
 # ---- setup -------------------------------------------------------------------
 
-setup: ## install what is missing: redis-server, FerretDB, the Apollo Router (first build is long), npm and uv deps
+setup: ## install what is missing: redis-server, FerretDB, Jaeger, the Apollo Router (first build is long), npm and uv deps
 	@scripts/setup.sh
 
 deps: $(DELIVERY_TS)/dist/src/main.js ## only the project dependencies: the npm installs (router/, the explorer's, the dashboard's, delivery-ts) and every uv environment
@@ -50,6 +50,9 @@ status: ## show each process of the stack
 
 logs: ## follow the logs of every process (make logs p=users for one)
 	@$(STACK) logs $(p)
+
+traces: ## with TRACING=1 make up: the latest traces through orders (id=<trace id> prints that one as a tree)
+	@uv run --frozen python scripts/traces.py $(id)
 
 dead-letters: ## list the events consumers set aside; a="replay <stream> <group> <id>|--all" replays
 	@uv run --frozen python scripts/dead_letters.py $(or $(a),list)

@@ -2,7 +2,7 @@
 # Installs everything the stack and the tests need; quick when all is present.
 #   system: redis-server, PostgreSQL (the embedded store's backend), Go (to build FerretDB), Node.js + npm, uv,
 #           Chromium (the browser tests), Prometheus (monitoring)
-#   tools:  FerretDB and the Apollo Router, built once into ~/.local/share/shopgraph
+#   tools:  FerretDB, Jaeger (tracing) and the Apollo Router, built once into ~/.local/share/shopgraph
 #   projects: router/ and the explorer's node_modules (npm ci) and the uv environments of every Python project
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +25,8 @@ if ! command -v uv > /dev/null; then
 fi
 
 scripts/install-ferretdb.sh
+# The trace backend of TRACING=1, which the test stack runs (tests/e2e/test_traces.py).
+scripts/install-jaeger.sh
 # Apollo Gateway alone (ROUTER=gateway make up) needs no router build.
 if [ "${ROUTER:-router}" != gateway ]; then
   scripts/install-router.sh

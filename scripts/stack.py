@@ -9,7 +9,9 @@ the embedded MongoDB store: PostgreSQL, then FerretDB on it; their ports), users
 delivery, then the router (its health check and a real
 `{ __typename }` query), then, in the development profile, the explorer
 (GraphiQL for the graph, querying the router), and with MONITORING=1 Prometheus
-(scripts/monitoring.py writes its configuration). Running it twice is harmless. Data lives in
+(scripts/monitoring.py writes its configuration). With TRACING=1 Jaeger starts
+right after the stores (scripts/jaeger.py writes its configuration) and every
+subgraph and the Apollo Router export their spans to it. Running it twice is harmless. Data lives in
 $STACK_DIR (default var/stack) and survives `down`/`up`.
 
 Everything is configured from the environment (see StackConfig); the e2e tests
@@ -36,6 +38,7 @@ from typing import Any
 import httpx
 from supervisor.xmlrpc import SupervisorTransport
 
+from jaeger import JaegerPorts, jaeger_config
 from monitoring import DASHBOARD_LIBRARY, ScrapeTarget, prometheus_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +61,9 @@ ROUTERS = ("router", "gateway")
 EXPLORER = "explorer"
 # Scrapes the router and every subgraph process, evaluates monitoring/rules.yml; MONITORING=1 only.
 PROMETHEUS = "prometheus"
-PROGRAMS = (*STORES, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS, EXPLORER, PROMETHEUS)
+# Receives every process's spans and answers for traces; TRACING=1 only.
+JAEGER = "jaeger"
+PROGRAMS = (*STORES, JAEGER, *SUBGRAPHS, DELIVERY_SECOND, *ROUTERS, EXPLORER, PROMETHEUS)
 
 READY_TIMEOUT_S = 180.0
 POLL_INTERVAL_S = 0.2
@@ -81,6 +86,7 @@ ROUTER_BIN = Path(
 FERRETDB_BIN = Path(
     os.environ.get("FERRETDB_BIN", TOOLS_DIR / f"ferretdb-{VERSIONS['FERRETDB_VERSION']}/bin/ferretdb")
 )
+JAEGER_BIN = Path(os.environ.get("JAEGER_BIN", TOOLS_DIR / f"jaeger-{VERSIONS['JAEGER_VERSION']}/bin/jaeger"))
 
 
 class StackError(RuntimeError):
@@ -109,6 +115,8 @@ class StackConfig:
     # MONITORING=1: Prometheus (PROMETHEUS_PORT) scrapes and evaluates every MONITORING_INTERVAL seconds.
     monitoring: bool = False
     monitoring_interval_s: int = 5
+    # TRACING=1: Jaeger (JAEGER_PORT) receives the spans of every subgraph and the Apollo Router.
+    tracing: bool = False
 
     def processes(self, service: str) -> tuple[str, ...]:
         """The programs that run the service."""
@@ -155,6 +163,9 @@ class StackConfig:
         monitoring = env.get("MONITORING", "0")
         if monitoring not in ("0", "1"):
             raise StackError(f"MONITORING must be 0 or 1, not {monitoring!r}")
+        tracing = env.get("TRACING", "0")
+        if tracing not in ("0", "1"):
+            raise StackError(f"TRACING must be 0 or 1, not {tracing!r}")
         delivery_impl = env.get("DELIVERY_IMPL", "python")
         delivery2_impl = env.get("DELIVERY2_IMPL", delivery_impl)
         for variable, impl in (("DELIVERY_IMPL", delivery_impl), ("DELIVERY2_IMPL", delivery2_impl)):
@@ -178,6 +189,11 @@ class StackConfig:
             EXPLORER: int(env.get("EXPLORER_PORT", "4080")),
             # Not 9090: Debian's package may run a system Prometheus there.
             PROMETHEUS: int(env.get("PROMETHEUS_PORT", "9190")),
+            # Jaeger's query API; its gRPC twin; the OTLP receivers (gRPC: the router; HTTP: the subgraphs).
+            JAEGER: int(env.get("JAEGER_PORT", "16686")),
+            "jaeger_grpc": int(env.get("JAEGER_GRPC_PORT", "16685")),
+            "jaeger_otlp_grpc": int(env.get("JAEGER_OTLP_GRPC_PORT", "4317")),
+            "jaeger_otlp_http": int(env.get("JAEGER_OTLP_HTTP_PORT", "4318")),
             "redis": int(env.get("REDIS_PORT", "6379")),
             "ferretdb": int(env.get("FERRETDB_PORT", "27017")),
             "postgresql": int(env.get("POSTGRESQL_PORT", "27018")),
@@ -196,6 +212,7 @@ class StackConfig:
             delivery2_impl=delivery2_impl,
             monitoring=monitoring == "1",
             monitoring_interval_s=int(env.get("MONITORING_INTERVAL", "5")),
+            tracing=tracing == "1",
         )
 
     def url(self, program: str) -> str:
@@ -220,6 +237,34 @@ class StackConfig:
     @property
     def prometheus_config_file(self) -> Path:
         return self.stack_dir / "prometheus" / "prometheus.yml"
+
+    @property
+    def jaeger_url(self) -> str:
+        """Jaeger's query API: /api/traces/<trace id>, /api/services."""
+        return f"http://127.0.0.1:{self.ports[JAEGER]}/"
+
+    @property
+    def jaeger_ports(self) -> JaegerPorts:
+        ports = self.ports
+        return JaegerPorts(
+            query=ports[JAEGER],
+            query_grpc=ports["jaeger_grpc"],
+            otlp_grpc=ports["jaeger_otlp_grpc"],
+            otlp_http=ports["jaeger_otlp_http"],
+        )
+
+    @property
+    def jaeger_config_file(self) -> Path:
+        return self.stack_dir / "jaeger" / "config.yaml"
+
+    def tracing_env(self) -> dict[str, str]:
+        """Where the subgraphs (OTLP/HTTP; none: no tracing) and the Apollo Router (OTLP/gRPC,
+        read by router.yaml) send their spans, and whether the router records any."""
+        return {
+            "TRACING_ENDPOINT": f"http://127.0.0.1:{self.ports['jaeger_otlp_http']}" if self.tracing else "",
+            "ROUTER_TRACE_SAMPLER": "always_on" if self.tracing else "always_off",
+            "ROUTER_OTLP_ENDPOINT": f"http://127.0.0.1:{self.ports['jaeger_otlp_grpc']}",
+        }
 
     def scrape_targets(self) -> list[ScrapeTarget]:
         """The Apollo Router's metrics (Apollo Gateway has none) and every subgraph process's."""
@@ -257,6 +302,7 @@ class StackConfig:
             "STACK_DIR": str(self.stack_dir),
             "ROUTER_BIN": str(ROUTER_BIN),
             "FERRETDB_BIN": str(FERRETDB_BIN),
+            "JAEGER_BIN": str(JAEGER_BIN),
             "ROUTER_CONFIG": router_config,
             "ROUTER_PROFILE": self.profile,
             **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()},
@@ -271,6 +317,7 @@ class StackConfig:
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
             "ADMIN_EMAIL": self.admin_email,
             "ADMIN_PASSWORD": self.admin_password,
+            **self.tracing_env(),
         }
 
 
@@ -424,6 +471,8 @@ class Stack:
 
     def _ports(self, program: str) -> list[str]:
         """The names (keys of config.ports) of the ports the program listens on."""
+        if program == JAEGER:
+            return [JAEGER, "jaeger_grpc", "jaeger_otlp_grpc", "jaeger_otlp_http"]
         return [program, f"{program}_health"] if program in ROUTERS else [program]
 
     def _check_ports_free(self, program: str) -> None:
@@ -491,6 +540,8 @@ class Stack:
             return _http_ok(self.config.explorer_url + "health")
         if program == PROMETHEUS:
             return _http_ok(self.config.prometheus_url + "-/ready")
+        if program == JAEGER:
+            return _http_ok(self.config.jaeger_url + "api/services")
         return _http_ok(self.config.health_url(program)) and _answers_graphql(self.config.url(program))
 
     def wait_healthy(self, program: str) -> None:
@@ -529,6 +580,8 @@ class Stack:
             missing.append("Prometheus (Debian's prometheus)")
         if self.config.monitoring and not DASHBOARD_LIBRARY.exists():
             missing.append("monitoring/dashboard/node_modules (npm ci)")
+        if self.config.tracing and not JAEGER_BIN.exists():
+            missing.append(f"Jaeger ({JAEGER_BIN})")
         implementations = {self.config.delivery_impl, self.config.delivery2_impl}
         if "ts" in implementations and not (REPO_ROOT / DELIVERY_IMPLEMENTATIONS["ts"][1]).exists():
             raise StackError("DELIVERY_IMPL=ts needs the compiled TypeScript delivery: run `make deps`.")
@@ -546,6 +599,11 @@ class Stack:
                 self.stop(other)
         for store in self.config.stores:
             self.start(store)
+        # Before the services, so their first spans have somewhere to go.
+        if self.config.tracing:
+            self.start_tracing()
+        else:
+            self.stop(JAEGER)
         self.start("users")
         self.start("orders", "payments", *self.config.processes("delivery"))
         self.start(*self.config.routers)
@@ -566,6 +624,16 @@ class Stack:
             config_file.write_text(wanted)
             self.stop(PROMETHEUS)
         self.start(PROMETHEUS)
+
+    def start_tracing(self) -> None:
+        """Writes Jaeger's configuration from the stack's ports and starts it (again, if it changed)."""
+        config_file = self.config.jaeger_config_file
+        wanted = jaeger_config(self.config.jaeger_ports)
+        if not config_file.exists() or config_file.read_text() != wanted:
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(wanted)
+            self.stop(JAEGER)
+        self.start(JAEGER)
 
     def down(self) -> None:
         if not self.supervisord_running():
@@ -597,6 +665,8 @@ class Stack:
         if config.monitoring:
             lines.append(f"{'dashboard':<15} {config.dashboard_url}")
             lines.append(f"{'Prometheus':<15} {config.prometheus_url}alerts   (rules: monitoring/rules.yml)")
+        if config.tracing:
+            lines.append(f"{'traces':<15} {config.jaeger_url}api/services   (Jaeger's query API)")
         if config.external_mongodb_uri:
             lines.append(f"{'MongoDB':<15} {config.external_mongodb_uri}   (STACK_MONGODB_URI)")
         else:
