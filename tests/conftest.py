@@ -63,6 +63,12 @@ TEST_STACK_ENV = {
     "MONITORING": "1",
     "MONITORING_INTERVAL": "2",
     "PROMETHEUS_PORT": "19190",
+    # Every process exports its spans to Jaeger (tests/e2e/test_traces.py reads one checkout's trace).
+    "TRACING": "1",
+    "JAEGER_PORT": "26686",
+    "JAEGER_GRPC_PORT": "26685",
+    "JAEGER_OTLP_GRPC_PORT": "24317",
+    "JAEGER_OTLP_HTTP_PORT": "24318",
     "REDIS_PORT": "16379",
     "FERRETDB_PORT": "17017",
     "POSTGRESQL_PORT": "17018",
