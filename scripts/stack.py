@@ -39,6 +39,7 @@ import httpx
 from supervisor.xmlrpc import SupervisorTransport
 
 from jaeger import JaegerPorts, jaeger_config
+from logview import follow
 from monitoring import DASHBOARD_LIBRARY, ScrapeTarget, prometheus_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -697,8 +698,7 @@ def main(argv: list[str]) -> int:
             stack.restart_alone(args[0])
         elif command == "logs":
             names = args or [p for p in PROGRAMS if stack.config.log_file(p).exists()]
-            files = [str(stack.config.log_file(name)) for name in names]
-            os.execvp("tail", ["tail", "-n", "40", "-F", *files])
+            return follow([str(stack.config.log_file(name)) for name in names])
         else:
             print(usage, file=sys.stderr)
             return 2

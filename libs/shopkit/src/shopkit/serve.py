@@ -1,4 +1,4 @@
-"""Running a service: logging and uvicorn, configured by the service's settings."""
+"""Running a service: logging (JSON lines, shopkit.logs) and uvicorn, configured by the service's settings."""
 
 import logging
 
@@ -6,6 +6,7 @@ import uvicorn
 from graphql import GraphQLError
 
 from shopkit.errors import ShopError
+from shopkit.logs import JsonLines
 from shopkit.settings import ServiceSettings
 
 
@@ -22,10 +23,10 @@ class ExpectedErrorFilter(logging.Filter):
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    """Every logger, uvicorn's too, writes JSON lines to stderr (the process's log file)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     logging.getLogger("strawberry.execution").addFilter(ExpectedErrorFilter())
 
 
@@ -40,4 +41,6 @@ def serve(app_factory: str, settings: ServiceSettings) -> None:
         log_level=settings.log_level.lower(),
         access_log=settings.access_log,
         lifespan="on",
+        # uvicorn's loggers propagate to the root logger configured above.
+        log_config=None,
     )
