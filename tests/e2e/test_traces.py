@@ -101,3 +101,32 @@ def test_one_checkout_is_one_trace_across_the_router_the_services_and_the_events
     # The store calls are spans of the work that made them, not of the polling around it.
     store_spans = [span for span in spans if span.kind == "client" and span.service != ROUTER_SERVICE]
     assert {span.service for span in store_spans} >= {"orders", "payments", "delivery"}
+
+
+def linked_checkout() -> list[TraceSpan]:
+    """The spans of a checkout whose every hop is linked, as Jaeger would return them."""
+    router = TraceSpan("r1", None, ROUTER_SERVICE, "http_request", "client")
+    orders = TraceSpan("o1", "r1", "orders", "POST /graphql", "server")
+    payments = TraceSpan("p1", "r1", "payments", "POST /graphql", "server")
+    return [
+        router,
+        orders,
+        payments,
+        TraceSpan("p2", "o1", "payments", "handle order.placed", "consumer"),
+        TraceSpan("d1", "p1", "delivery", "handle payment.captured", "consumer"),
+        TraceSpan("o2", "p1", "orders", "handle payment.captured", "consumer"),
+        TraceSpan("o3", "d1", "orders", "handle delivery.scheduled", "consumer"),
+    ]
+
+
+def test_a_hop_under_the_wrong_parent_or_in_a_trace_of_its_own_is_missing() -> None:
+    """What the checkout test fails on: the same spans, one hop unlinked."""
+    assert missing_hops(linked_checkout()) == []
+    placed = CHECKOUT_HOPS[2]
+    under_the_router = [
+        TraceSpan(s.span_id, "r1", s.service, s.name, s.kind) if s.span_id == "p2" else s
+        for s in linked_checkout()
+    ]
+    assert missing_hops(under_the_router) == [placed]
+    in_a_trace_of_its_own = [span for span in linked_checkout() if span.span_id != "p2"]
+    assert missing_hops(in_a_trace_of_its_own) == [placed]
