@@ -65,8 +65,11 @@ def test_two_processes_share_the_events_and_handle_each_once(
 
 
 def test_entries_a_dead_consumer_had_read_are_claimed_by_a_live_process(
-    shop: Shop, stack_control: Stack, delivery_store: Redis, events_redis: Redis
+    shop: Shop, stack_control: Stack, router_name: str, delivery_store: Redis, events_redis: Redis
 ) -> None:
+    # The live process is the one this router reads deliveries from; the other stays down.
+    claimant = stack_control.config.serving("delivery", router_name)
+    [other] = [p for p in stack_control.config.processes("delivery") if p != claimant]
     stack_control.stop("delivery", DELIVERY_SECOND)
     try:
         burst = place_and_pay(shop, BURST)
@@ -82,9 +85,9 @@ def test_entries_a_dead_consumer_had_read_are_claimed_by_a_live_process(
         stored = deliveries_by_order(delivery_store)
         assert sum(stored[order_id] for order_id in burst.order_ids) == 0
 
-        stack_control.start(DELIVERY_SECOND)
+        stack_control.start(claimant)
         wait_until_all_delivered(shop, burst, deadline=120.0)
-        assert stack_control.state("delivery") == "STOPPED"
+        assert stack_control.state(other) == "STOPPED"
     finally:
         stack_control.start("delivery", DELIVERY_SECOND)
 

@@ -6,6 +6,7 @@ computed with moby/patternmatcher (docker's .dockerignore matcher), both built
 from tests/static/gocheck.
 """
 
+import ast
 import json
 import re
 import shutil
@@ -81,3 +82,50 @@ def read_versions() -> dict[str, str]:
     """The pinned tool versions from scripts/versions.sh (plain NAME=value lines)."""
     text = (REPO / "scripts" / "versions.sh").read_text()
     return dict(re.findall(r"^([A-Z_]+)=([^\s\"$]+)$", text, flags=re.MULTILINE))
+
+
+SETTINGS_BASES = REPO / "libs" / "shopkit" / "src" / "shopkit" / "settings.py"
+
+
+def _class_fields(path: Path, class_name: str) -> tuple[list[str], dict[str, list[str]]]:
+    """A settings class's own fields, and the variables of those read under other names
+    (`Field(validation_alias=AliasChoices(...))`), from its source."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            fields, aliases = [], {}
+            for statement in node.body:
+                if not (isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)):
+                    continue
+                fields.append(statement.target.id)
+                if isinstance(statement.value, ast.Call):
+                    for keyword in statement.value.keywords:
+                        if keyword.arg == "validation_alias" and isinstance(keyword.value, ast.Call):
+                            aliases[statement.target.id] = [
+                                str(arg.value) for arg in keyword.value.args if isinstance(arg, ast.Constant)
+                            ]
+            return fields, aliases
+    raise AssertionError(f"{path} defines no class {class_name}")
+
+
+def settings_base(service: str) -> str:
+    """The shopkit base the service's Settings is declared on."""
+    config = REPO / "subgraphs" / service / "src" / service / "config.py"
+    for node in ast.parse(config.read_text()).body:
+        if isinstance(node, ast.ClassDef) and node.name == "Settings":
+            return next(base.id for base in node.bases if isinstance(base, ast.Name))
+    raise AssertionError(f"{config} defines no Settings")
+
+
+def own_settings_variables(service: str) -> set[str]:
+    """The variables the service's Settings adds to its shopkit base."""
+    fields, aliases = _class_fields(REPO / "subgraphs" / service / "src" / service / "config.py", "Settings")
+    return {name for field in fields for name in aliases.get(field, [field.upper()])}
+
+
+def settings_variables(service: str) -> set[str]:
+    """Every environment variable the service reads: its Settings' and its base's (shopkit.settings)."""
+    bases = ["ServiceSettings"] + (
+        ["MongoServiceSettings"] if settings_base(service) == "MongoServiceSettings" else []
+    )
+    base_fields = {field.upper() for base in bases for field in _class_fields(SETTINGS_BASES, base)[0]}
+    return base_fields | own_settings_variables(service)

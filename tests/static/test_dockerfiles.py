@@ -236,7 +236,7 @@ def context_has(build_context: list[str], source: str) -> bool:
     return source in build_context or any(path.startswith(source.rstrip("/") + "/") for path in build_context)
 
 
-@pytest.mark.parametrize("name", SUBGRAPHS)
+@pytest.mark.parametrize("name", [*SUBGRAPHS, "delivery-ts"])
 def test_every_copied_path_is_in_the_build_context(name: str, build_context: list[str]) -> None:
     for stage in parse(dockerfile(name)):
         for copy in stage.all("COPY"):
@@ -253,6 +253,8 @@ def test_build_context_holds_only_sources_and_locks(build_context: list[str]) ->
     allowed = re.compile(
         r"(libs/shopkit|subgraphs/[a-z]+)/(pyproject\.toml|uv\.lock|src/.+\.(py|typed))"
         rf"|{EXPLORER_PACKAGE}/(package\.json|package-lock\.json|explorer\.js)"
+        r"|subgraphs/delivery-ts/(package\.json|package-lock\.json|tsconfig\.json"
+        r"|src/.+\.(ts|graphql)|test/.+\.ts|assets/.+\.js)"
     )
     strays = [path for path in build_context if not allowed.fullmatch(path)]
     assert not strays, f"sent to the Docker builder but not needed: {strays[:10]}"

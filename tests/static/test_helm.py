@@ -8,7 +8,6 @@ checked on what helm rendered. CI's `kubernetes` job installs it on kind.
 """
 
 import base64
-import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,7 @@ from static.helm_support import (
     store_flags,
     template,
 )
-from static.static_support import COMPOSE_FILE, REPO, find_go, read_versions
+from static.static_support import COMPOSE_FILE, REPO, find_go, read_versions, settings_variables
 
 # The chart's kubeVersion floor, and the Kubernetes of kind v0.31's default node (CI's cluster).
 KUBERNETES_VERSIONS = ["1.29.0", "1.35.0"]
@@ -243,11 +242,8 @@ def test_services_route_to_the_ports_the_subgraphs_listen_on(rendered: dict[str,
 
 
 def service_reads(name: str) -> set[str]:
-    """The environment variables a service's code reads (its package and shopkit's serve/http)."""
-    sources = [*(REPO / "subgraphs" / name / "src").rglob("*.py")]
-    sources += [REPO / "libs" / "shopkit" / "src" / "shopkit" / f for f in ("serve.py", "http.py")]
-    text = "\n".join(path.read_text() for path in sources)
-    return set(re.findall(r"""(?:environ\.get|env\.get|env)\(\s*["']([A-Z][A-Z0-9_]*)["']""", text))
+    """The environment variables a service reads: its Settings' fields (shopkit.settings)."""
+    return settings_variables(name)
 
 
 SECRET_ENV = {

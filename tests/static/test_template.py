@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from static.static_support import REPO
+from static.static_support import REPO, own_settings_variables
 
 SERVICES = ("users", "orders", "payments", "delivery")
 MONGO_SERVICES = ("users", "orders", "payments")
@@ -42,7 +42,6 @@ DRIVER_ELSEWHERE = {
     # redis-py connection pool: the throttle is users' second store.
     ("users", "throttle.py"),
 }
-SETTINGS_BASES = REPO / "libs/shopkit/src/shopkit/settings.py"
 
 
 def modules(service: str) -> Iterator[Path]:
@@ -74,18 +73,6 @@ def reads_environment(module: ast.Module) -> bool:
         ):
             return True
     return False
-
-
-def settings_fields(path: Path, class_name: str) -> list[str]:
-    """The fields a Settings class declares itself (annotated assignments in its body)."""
-    for node in tree(path).body:
-        if isinstance(node, ast.ClassDef) and node.name == class_name:
-            return [
-                statement.target.id
-                for statement in node.body
-                if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name)
-            ]
-    raise AssertionError(f"{path} defines no class {class_name}")
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -161,8 +148,4 @@ def test_every_readme_has_the_same_shape_and_documents_the_service_settings(serv
     assert "| variable | default |" in readme
 
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme))
-    own = settings_fields(REPO / "subgraphs" / service / "src" / service / "config.py", "Settings")
-    base_fields = set(settings_fields(SETTINGS_BASES, "ServiceSettings"))
-    base_fields |= set(settings_fields(SETTINGS_BASES, "MongoServiceSettings"))
-    undocumented = [f.upper() for f in own if f not in base_fields and f.upper() not in documented]
-    assert undocumented == []
+    assert sorted(own_settings_variables(service) - documented) == []
