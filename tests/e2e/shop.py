@@ -176,7 +176,12 @@ class Shop:
         email = f"customer-{uuid.uuid4().hex[:12]}@example.com"
         password = f"pw-{uuid.uuid4().hex}"
         variables = {"input": {"email": email, "name": name, "password": password}}
-        result = self.graph.run("Register", variables)
+        # A store that was just restarted refuses for a moment, retryably: retry as told.
+        result = eventually(
+            lambda: self.graph.run("Register", variables),
+            lambda answer: not _unavailable(answer),
+            "register to reach a store",
+        )
         if not _timed_out(result):
             return _account(result.ok()["register"], password)
         signed_in = _patiently(lambda: self.graph.run("Login", {"email": email, "password": password}))
@@ -316,10 +321,23 @@ def _account(payload: dict[str, Any], password: str) -> Account:
 
 def _patiently(call: Callable[[], Result]) -> Result:
     """Signs up or in. Password hashing is slow on purpose, and on a loaded machine it
-    may outlast the router's timeout for users: such an attempt is repeated (accounts
-    are test setup here, not what is under test). A repeated sign-up whose first attempt
-    did go through fails with BAD_USER_INPUT (email taken), which the caller sees."""
-    return eventually(call, lambda result: not _timed_out(result), "an answer within the router's timeout")
+    may outlast the router's timeout for users; and a store that was just restarted
+    answers SERVICE_UNAVAILABLE, retryable, for a moment. Such an attempt is repeated, as
+    a client is told to (accounts are test setup here, not what is under test). A
+    repeated sign-up whose first attempt did go through fails with BAD_USER_INPUT
+    (email taken), which the caller sees."""
+    return eventually(
+        call,
+        lambda result: not (_timed_out(result) or _unavailable(result)),
+        "an answer within the router's timeout, from a reachable store",
+    )
+
+
+def _unavailable(result: Result) -> bool:
+    """Refused because a store cannot be reached right now, to be retried."""
+    if result.codes != ["SERVICE_UNAVAILABLE"]:
+        return False
+    return bool(result.errors[0].get("extensions", {}).get("retryable"))
 
 
 def _timed_out(result: Result) -> bool:
