@@ -1,11 +1,10 @@
-"""Opaque cursors for `first`/`after` pagination ordered by (createdAt desc, id desc)."""
+"""Opaque cursors for `first`/`after` pagination: they name the last item of the previous page."""
 
 import base64
 import binascii
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from shopkit.errors import BadUserInput
 
@@ -28,15 +27,6 @@ class Cursor:
             return cls(created_at=datetime.fromisoformat(created_at), id=str(id_))
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as error:
             raise BadUserInput("'after' is not a cursor this API returned.", field="after") from error
-
-    def mongo_filter(self) -> dict[str, Any]:
-        """Documents strictly after this cursor in (createdAt desc, _id desc) order."""
-        return {
-            "$or": [
-                {"createdAt": {"$lt": self.created_at.replace(tzinfo=None)}},
-                {"createdAt": self.created_at.replace(tzinfo=None), "_id": {"$lt": self.id}},
-            ]
-        }
 
 
 def page_size(first: int) -> int:

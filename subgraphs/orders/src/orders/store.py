@@ -71,8 +71,6 @@ class _Collections:
     def __init__(self, database: Database) -> None:
         self.products: Collection = database["products"]
         self.orders: Collection = database["orders"]
-        self.counters: Collection = database["counters"]
-        self.migrations: Collection = database["migrations"]
 
 
 class OrderStore:
