@@ -1,16 +1,15 @@
 """Fault isolation (5): the embedded MongoDB store restarts while customers shop.
 
 Shoppers place orders and read them back without pause while FerretDB is
-restarted under them, and go on for a while after. Every operation refused
-meanwhile is SERVICE_UNAVAILABLE with `retryable: true`, never an internal
-error, so a client knows to retry. Once the shoppers stop, the services use the
-store again without being restarted, and no order that was confirmed is lost.
+restarted under them, and they keep going until every one of them has placed
+an order on the restarted store. Every operation refused meanwhile is
+SERVICE_UNAVAILABLE with `retryable: true`, never an internal error, so a
+client knows to retry; the services use the store again without being
+restarted, while the load goes on; and no order that was confirmed is lost.
 
-What this does not claim: that the services recover *while* the shoppers keep
-going. Under sustained load they did not, in a busy fresh-clone CI run: orders
-refused every placeOrder ("connection pool paused") until the load stopped,
-31 s after the restart, while on a quiet machine refusals ended within 3 s.
-docs/architecture.md ("The embedded store") has the finding.
+Recovery under load is the point: once, every refused command of a
+one-connection client paused PyMongo's pool again, and orders stayed refused
+for as long as the shoppers went on (docs/architecture.md, "The embedded store").
 """
 
 import threading
@@ -26,13 +25,10 @@ from stack import Stack
 
 SHOPPERS = 12
 BEFORE_SECONDS = 3.0
-# Shoppers go on this long once FerretDB listens again: what is refused meanwhile
-# must be refused retryably.
-AFTER_SECONDS = 5.0
-# Once they stop, the services must serve again within this long (a bounded wait for
-# recovery, not a speed target). The driver's monitor looks every second
-# (shopkit.mongo: heartbeatFrequencyMS); its default of 10 s left 9 to 14 s of refusals.
-RECOVERY_SECONDS = 20.0
+# Once FerretDB is back, every shopper must place an order on it, still under load,
+# within this long (a bound that says "it recovers", not a speed target: recovery
+# took under a second here, against 31 s and counting before the fix).
+RECOVERY_SECONDS = 10.0
 
 
 @dataclass
@@ -48,6 +44,7 @@ class Journal:
 
     outcomes: list[Outcome] = field(default_factory=list)
     confirmed: list[tuple[Account, str]] = field(default_factory=list)
+    placed_at: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, result: Result, customer: Account, key: str) -> None:
@@ -56,6 +53,13 @@ class Journal:
             self.outcomes.append(Outcome(time.monotonic(), result.codes, retryable))
             if not result.errors and result.data is not None:
                 self.confirmed.append((customer, str(result.data[key]["id"])))
+                if key == "placeOrder":
+                    self.placed_at[customer.id] = time.monotonic()
+
+    def placed_since(self, moment: float) -> int:
+        """How many shoppers have placed an order since `moment`."""
+        with self.lock:
+            return sum(1 for at in self.placed_at.values() if at > moment)
 
 
 def place(shop: Shop, customer: Account) -> Result:
@@ -94,7 +98,7 @@ def running_stack(stack_control: Stack) -> Iterator[Stack]:
     stack_control.start("ferretdb")
 
 
-def test_a_restarted_store_is_refused_retryably_and_used_again_without_a_restart(
+def test_a_restarted_store_is_refused_retryably_and_used_again_under_load(
     shop: Shop, shoppers: list[Account], running_stack: Stack
 ) -> None:
     journal, stop = Journal(), threading.Event()
@@ -102,8 +106,15 @@ def test_a_restarted_store_is_refused_retryably_and_used_again_without_a_restart
         workers = [pool.submit(shop_until, shop, customer, stop, journal) for customer in shoppers]
         try:
             time.sleep(BEFORE_SECONDS)
-            running_stack.restart("ferretdb")
-            time.sleep(AFTER_SECONDS)
+            running_stack.restart("ferretdb")  # returns once the new FerretDB listens
+            back = time.monotonic()
+            eventually(
+                lambda: journal.placed_since(back),
+                lambda shoppers_served: shoppers_served == SHOPPERS,
+                "every shopper to place an order on the restarted store while all of them keep shopping",
+                deadline=RECOVERY_SECONDS,
+                pause=0.25,
+            )
         finally:
             stop.set()
         for worker in workers:
@@ -115,24 +126,10 @@ def test_a_restarted_store_is_refused_retryably_and_used_again_without_a_restart
         (tuple(o.codes), o.retryable) for o in failures
     }
 
-    customer = shoppers[0]
-    placed = eventually(
-        lambda: place(shop, customer),
-        lambda result: not result.errors,
-        "placeOrder to succeed again after the restart",
-        deadline=RECOVERY_SECONDS,
-        pause=0.5,
-    )
-    journal.record(placed, customer, "placeOrder")
     # Each Mongo-backed service uses the store again: orders above, users and payments here.
-    signed_in = eventually(
-        lambda: shop.graph.run("Login", {"email": customer.email, "password": customer.password}),
-        lambda result: not result.errors,
-        "login to succeed again after the restart",
-        deadline=RECOVERY_SECONDS,
-        pause=0.5,
-    )
+    customer = shoppers[0]
+    signed_in = shop.graph.run("Login", {"email": customer.email, "password": customer.password})
     assert signed_in.ok()["login"]["user"]["id"] == customer.id
-    assert shop.pay_ok(customer, placed.ok()["placeOrder"]["id"])["status"] == "CAPTURED"
+    assert shop.pay_ok(customer, place(shop, customer).ok()["placeOrder"]["id"])["status"] == "CAPTURED"
     for customer, order_id in journal.confirmed:
         assert shop.order(customer.token, order_id, "OrderSummary").ok()["order"]["id"] == order_id

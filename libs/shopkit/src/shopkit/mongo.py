@@ -100,11 +100,20 @@ class _CommandSpans(monitoring.CommandListener):
 
 
 def connect(
-    uri: str, database: str, *, max_pool_size: int | None = None, tracer: Tracer | None = None
+    uri: str, database: str, *, one_connection: bool = False, tracer: Tracer | None = None
 ) -> tuple[Client, Database]:
-    """Opens a client (commands are counted in `STORE_COMMANDS`, and traced with `tracer`);
-    `max_pool_size` caps its connections."""
-    options: dict[str, Any] = {} if max_pool_size is None else {"maxPoolSize": max_pool_size}
+    """Opens a client (commands are counted in `STORE_COMMANDS`, and traced with `tracer`).
+
+    A client of `one_connection` sends no retries of its own. Many commands
+    queue on its one connection; after a store restart their retries kept
+    meeting the pool PyMongo had just paused, which PyMongo took as fresh
+    network errors and paused it again, so the store stayed refused as long as
+    the load lasted (measured: docs/architecture.md, "The embedded store").
+    Without them a refused command fails once, retryably, and the caller retries.
+    """
+    options: dict[str, Any] = {}
+    if one_connection:
+        options.update(maxPoolSize=1, retryWrites=False, retryReads=False)
     listeners: list[monitoring.CommandListener] = [_CommandCounter()]
     if tracer is not None:
         listeners.append(_CommandSpans(tracer))
@@ -152,7 +161,7 @@ class MongoDB:
         self._ferretdb_postgresql_url = ferretdb_postgresql_url
         self._read_client, self.reads = connect(uri, database, tracer=tracer)
         self._writers = [
-            connect(uri, database, max_pool_size=1, tracer=tracer) for _ in range(write_connections)
+            connect(uri, database, one_connection=True, tracer=tracer) for _ in range(write_connections)
         ]
         self.server = Server.MONGODB
         self._writer_lock: ferretdb.WriterLock | None = None
