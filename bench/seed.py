@@ -196,7 +196,7 @@ async def _write(
     customers: Sequence[Customer],
     work: Sequence[tuple[int, int]],
 ) -> StageCounts:
-    catalog = {product["_id"]: product for product in await order_store.all_products()}
+    catalog = {product.sku: product for product in await order_store.all_products()}
     skus = sorted(catalog)
     if not skus:
         raise SeedError("the orders service has no catalog (it seeds one at start)")
@@ -231,13 +231,13 @@ async def _write(
             await order_store.insert_order(order, event)
             await project(event)  # what payments' consumer does with order.placed
             payer = Principal(user_id=customer.id, role=Role.CUSTOMER)
-            status = await pay(payer, order["_id"], first_card(plan, index), 1)
+            status = await pay(payer, order.id, first_card(plan, index), 1)
             if status == PaymentStatus.FAILED and pays_again(plan, index):
-                status = await pay(payer, order["_id"], GOOD_CARD, 2)
+                status = await pay(payer, order.id, GOOD_CARD, 2)
             counts.orders += 1
             counts.captured += status == PaymentStatus.CAPTURED
             assert customer.orders is not None
-            customer.orders.append((order["_id"], status))
+            customer.orders.append((order.id, status))
 
     for customer in customers:
         customer.orders = customer.orders or []

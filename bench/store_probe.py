@@ -5,7 +5,7 @@
 The probe owns a scratch database (`bench_store_probe`, dropped afterwards) and
 opens it with `OrderStore.open()`, as the orders service opens its own: the
 writer lock, the GIN equality indexes on FerretDB, the service's indexes. It
-fills it with order documents made by `orders.rules.new_order` (1,000
+fills it with orders made by `orders.rules.new_order` (1,000
 customers) up to the smaller size, times each operation, grows it to the
 larger size and times them again: at each size straight after the fill, and
 again after `VACUUM ANALYZE` of its tables (what PostgreSQL's autovacuum does
@@ -32,8 +32,7 @@ import asyncpg
 from bench.config import Settings
 from bench.vegeta import percentile
 from orders import rules
-from orders.rules import OrderStatus
-from orders.store import OrderStore
+from orders.store import Amount, OrderLine, OrderRecord, OrderStatus, OrderStore
 from shopkit.ferretdb import collection_tables
 from shopkit.mongo import MongoDB
 
@@ -42,15 +41,13 @@ CUSTOMERS = 1000
 REPEATS = 100
 INSERT_BATCH = 1000
 ITEMS = rules.PricedOrder(
-    items=[
-        {"sku": "SKU-1", "name": "A product", "quantity": 2, "unitPrice": {"amount": 1234, "currency": "EUR"}}
-    ],
-    total={"amount": 2468, "currency": "EUR"},
+    items=(OrderLine(sku="SKU-1", name="A product", quantity=2, unit_price=Amount(1234, "EUR")),),
+    total=Amount(amount=2468, currency="EUR"),
 )
 ADDRESS = {"line1": "1 Street", "line2": None, "city": "Lisbon", "postalCode": "10000", "country": "PT"}
 
 
-def order_document(index: int, start: datetime) -> dict[str, Any]:
+def new_order(index: int, start: datetime) -> OrderRecord:
     return rules.new_order(
         order_id=uuid.uuid4().hex,
         number=rules.order_number(index),
@@ -125,11 +122,9 @@ async def probe(settings: Settings, log: Callable[[str], None] = print) -> dict[
         for size in (small, large):
             started = time.perf_counter()
             while len(ids) < size:
-                batch = [
-                    order_document(len(ids) + n, start) for n in range(min(INSERT_BATCH, size - len(ids)))
-                ]
+                batch = [new_order(len(ids) + n, start) for n in range(min(INSERT_BATCH, size - len(ids)))]
                 await store.import_orders(batch)
-                ids += [d["_id"] for d in batch]
+                ids += [order.id for order in batch]
             log(f"    store probe: {size} orders (filled in {time.perf_counter() - started:.0f} s)")
             result["fresh"][str(size)] = await measure(store, ids)
             vacuumed = await vacuum(settings)

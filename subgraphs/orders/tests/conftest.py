@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from orders import rules
 from orders.app import create_app
 from orders.config import Settings
-from orders.store import CUSTOMER_HISTORY, utc_now
+from orders.store import CUSTOMER_HISTORY, ProductRecord, utc_now
 from shopkit.auth import Role, TokenVerifier
 from shopkit.mongo import Document
 from shopkit.tokens import TokenSigner
@@ -181,22 +181,22 @@ async def insert_orders(
     """
     newest = start or utc_now()
     catalog = {
-        doc["_id"]: doc async for doc in db["products"].find({"_id": {"$in": ["MUG-CER-350", "NB-DOT-A5"]}})
+        doc["_id"]: ProductRecord.from_doc(doc)
+        async for doc in db["products"].find({"_id": {"$in": ["MUG-CER-350", "NB-DOT-A5"]}})
     }
     priced = rules.price([rules.Line("MUG-CER-350", 1), rules.Line("NB-DOT-A5", 2)], catalog)
-    documents = []
+    documents: list[Document] = []
     for index in range(count):
         sequence = int(uuid.uuid4().int % 10**9)
-        documents.append(
-            rules.new_order(
-                order_id=uuid.uuid4().hex,
-                number=rules.order_number(sequence),
-                customer_id=customer_id,
-                priced=priced,
-                shipping_address={**ADDRESS, "line2": None},
-                now=newest - timedelta(seconds=index // same_time_every),
-            )
+        order = rules.new_order(
+            order_id=uuid.uuid4().hex,
+            number=rules.order_number(sequence),
+            customer_id=customer_id,
+            priced=priced,
+            shipping_address={**ADDRESS, "line2": None},
+            now=newest - timedelta(seconds=index // same_time_every),
         )
+        documents.append({**order.to_doc(), "appliedEvents": []})
     # Positions in the customer's history as OrderStore.insert_order gives them, oldest first.
     oldest_first = sorted(documents, key=lambda doc: (doc["createdAt"], doc["_id"]))
     if documents:

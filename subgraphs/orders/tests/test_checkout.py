@@ -3,12 +3,13 @@
 import pytest
 
 from orders.rules import Line, merge_lines, order_number, price
+from orders.store import Amount, ProductRecord
 from shopkit.errors import BadUserInput
 
 CATALOG = {
-    "MUG": {"_id": "MUG", "name": "Mug", "price": {"amount": 1450, "currency": "USD"}},
-    "PEN": {"_id": "PEN", "name": "Pens", "price": {"amount": 999, "currency": "USD"}},
-    "EURO": {"_id": "EURO", "name": "Croissant", "price": {"amount": 250, "currency": "EUR"}},
+    "MUG": ProductRecord(sku="MUG", name="Mug", price=Amount(amount=1450, currency="USD")),
+    "PEN": ProductRecord(sku="PEN", name="Pens", price=Amount(amount=999, currency="USD")),
+    "EURO": ProductRecord(sku="EURO", name="Croissant", price=Amount(amount=250, currency="EUR")),
 }
 
 
@@ -43,8 +44,8 @@ def test_blank_or_overlong_sku_is_refused(sku: str) -> None:
 
 def test_prices_and_total_come_from_the_catalog() -> None:
     priced = price([Line("MUG", 3), Line("PEN", 2)], CATALOG)
-    assert priced.total == {"amount": 3 * 1450 + 2 * 999, "currency": "USD"}
-    assert [(item["sku"], item["name"], item["unitPrice"]["amount"]) for item in priced.items] == [
+    assert priced.total == Amount(amount=3 * 1450 + 2 * 999, currency="USD")
+    assert [(item.sku, item.name, item.unit_price.amount) for item in priced.items] == [
         ("MUG", "Mug", 1450),
         ("PEN", "Pens", 999),
     ]

@@ -2,7 +2,8 @@
 
 import pytest
 
-from orders.rules import NotYetApplicable, OrderStatus, cancel_refusal, status_after
+from orders.rules import NotYetApplicable, cancel_refusal, status_after
+from orders.store import OrderStatus
 
 S = OrderStatus
 

@@ -4,8 +4,8 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from orders.rules import CANCELLABLE, OrderStatus
-from orders.store import CUSTOMER_HISTORY, OrderStore
+from orders.rules import CANCELLABLE, PricedOrder, new_order
+from orders.store import CUSTOMER_HISTORY, Amount, HistoryEntry, OrderStatus, OrderStore
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
 from shopkit.testing import (
@@ -38,20 +38,30 @@ async def test_every_listed_shape_is_planned_on_an_index(
                 for c in range(CUSTOMERS)
             ]
         )
+        nothing = PricedOrder(items=(), total=Amount(amount=0, currency="EUR"))
+        address = {
+            "line1": "1 Street",
+            "line2": None,
+            "city": "Lisbon",
+            "postalCode": "10000",
+            "country": "PT",
+        }
         await mongodb.writes.orders.insert_many(
             [
                 {
-                    "_id": f"order-{n}",
-                    "number": f"SG-{n}",
-                    "customerId": f"customer-{n % CUSTOMERS}",
+                    **new_order(
+                        order_id=f"order-{n}",
+                        number=f"SG-{n}",
+                        customer_id=f"customer-{n % CUSTOMERS}",
+                        priced=nothing,
+                        shipping_address=address,
+                        now=now - timedelta(minutes=n),
+                    ).to_doc(),
                     # The newest order of each customer (the smallest n) is its last.
                     **CUSTOMER_HISTORY.position(
                         f"customer-{n % CUSTOMERS}", ORDERS // CUSTOMERS - n // CUSTOMERS
                     ),
-                    "status": OrderStatus.PENDING_PAYMENT.value,
-                    "createdAt": now - timedelta(minutes=n),
                     "appliedEvents": [],
-                    "history": [],
                 }
                 for n in range(ORDERS)
             ]
@@ -63,13 +73,12 @@ async def test_every_listed_shape_is_planned_on_an_index(
         assert await store.order_state("order-3") is not None
         pages = await store.customer_order_pages(["customer-1", "customer-2"], 5, None)
         assert [len(page) for page in pages.values()] == [5, 5]
-        after = Cursor(created_at=pages["customer-1"][1]["createdAt"], id=pages["customer-1"][1]["_id"])
+        after = Cursor(created_at=pages["customer-1"][1].created_at, id=pages["customer-1"][1].id)
         assert len((await store.customer_order_pages(["customer-1"], 5, after))["customer-1"]) == 5
         assert await store.next_order_sequence() == 1
         event = Event("order.cancelled", {"orderId": "order-4"}, "orders")
-        assert (
-            await store.cancel_order("order-4", CANCELLABLE, {"status": "CANCELLED"}, event, now) is not None
-        )
+        entry = HistoryEntry(status=OrderStatus.CANCELLED, at=now, event=event.type)
+        assert await store.cancel_order("order-4", CANCELLABLE, entry, event, now) is not None
         assert await store.apply_event(
             "order-5", uuid.uuid4().hex, OrderStatus.PENDING_PAYMENT, OrderStatus.PAID, None, now
         )

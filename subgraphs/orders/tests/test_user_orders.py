@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import GraphQL, Tokens, error_codes, insert_orders, place_order
+from conftest import ADDRESS, GraphQL, Tokens, error_codes, insert_orders, place_order
 from pymongo.asynchronous.database import AsyncDatabase
 
+from orders import rules
 from orders.config import Settings
-from orders.store import CUSTOMER_HISTORY, POSITIONS_MIGRATION, OrderStore
+from orders.store import CUSTOMER_HISTORY, POSITIONS_MIGRATION, Amount, OrderStore
 from shopkit.mongo import Document, MongoDB
 
 USER_ORDERS = """
@@ -93,11 +94,18 @@ async def test_orders_stored_before_customer_positions_get_theirs_at_start_once(
 ) -> None:
     customer, start = uuid.uuid4().hex, datetime.now(UTC)
     # As an earlier version stored them: no position, no counter, no migration done.
+    nothing = rules.PricedOrder(items=(), total=Amount(amount=0, currency="USD"))
     stored = [
-        {"_id": uuid.uuid4().hex, "number": f"SG-{n:06d}", "customerId": customer,
-         "createdAt": start - timedelta(minutes=n)}
+        rules.new_order(
+            order_id=uuid.uuid4().hex,
+            number=f"SG-{n:06d}",
+            customer_id=customer,
+            priced=nothing,
+            shipping_address={**ADDRESS, "line2": None},
+            now=start - timedelta(minutes=n),
+        ).to_doc()
         for n in range(12)
-    ]  # fmt: skip
+    ]
     await db["orders"].insert_many(random.sample(stored, len(stored)))
     expected = [order["_id"] for order in stored]
 
@@ -112,7 +120,7 @@ async def test_orders_stored_before_customer_positions_get_theirs_at_start_once(
     await store.open()
     try:
         pages = await store.customer_order_pages([customer], 100, None)
-        assert [order["_id"] for order in pages[customer]] == expected
+        assert [order.id for order in pages[customer]] == expected
         migration = await db["migrations"].find_one({"_id": POSITIONS_MIGRATION})
         assert migration is not None
         assert migration["orders"] == 12

@@ -7,26 +7,25 @@ placeOrder's prices) from memory instead of one store lookup per SKU per request
 A new catalog takes effect as the new release's processes start.
 """
 
-from orders.store import OrderStore
-from shopkit.mongo import Document
+from orders.store import OrderStore, ProductRecord
 
 
 class Catalog:
     def __init__(self) -> None:
-        self._listed: list[Document] = []
-        self._by_sku: dict[str, Document] = {}
+        self._listed: list[ProductRecord] = []
+        self._by_sku: dict[str, ProductRecord] = {}
 
     async def load(self, store: OrderStore) -> None:
         self._listed = await store.all_products()
-        self._by_sku = {product["_id"]: product for product in self._listed}
+        self._by_sku = {product.sku: product for product in self._listed}
 
-    def products(self) -> list[Document]:
+    def products(self) -> list[ProductRecord]:
         """Every product, by name."""
         return list(self._listed)
 
-    def product(self, sku: str) -> Document | None:
+    def product(self, sku: str) -> ProductRecord | None:
         return self._by_sku.get(sku)
 
-    def priced(self, skus: list[str]) -> dict[str, Document]:
+    def priced(self, skus: list[str]) -> dict[str, ProductRecord]:
         """The products of these SKUs that the catalog has, by SKU."""
         return {sku: self._by_sku[sku] for sku in skus if sku in self._by_sku}

@@ -14,10 +14,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from orders.config import SERVICE
-from orders.rules import NotYetApplicable, OrderStatus, status_after
-from orders.store import OrderStore, utc_now
+from orders.rules import NotYetApplicable, status_after
+from orders.store import Amount, HistoryEntry, OrderRecord, OrderStore, utc_now
 from shopkit.events.envelope import Event, stream_for
-from shopkit.mongo import Document
 
 log = logging.getLogger(__name__)
 
@@ -39,26 +38,30 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
+def _money(amount: Amount) -> dict[str, Any]:
+    return {"amount": amount.amount, "currency": amount.currency}
+
+
 # -- producer side --------------------------------------------------------------
 
 
-def order_placed(order: Document, traceparent: str | None) -> Event:
+def order_placed(order: OrderRecord, traceparent: str | None) -> Event:
     data: dict[str, Any] = {
-        "orderId": order["_id"],
-        "number": order["number"],
-        "customerId": order["customerId"],
+        "orderId": order.id,
+        "number": order.number,
+        "customerId": order.customer_id,
         "items": [
             {
-                "sku": item["sku"],
-                "name": item["name"],
-                "quantity": item["quantity"],
-                "unitPrice": item["unitPrice"],
+                "sku": item.sku,
+                "name": item.name,
+                "quantity": item.quantity,
+                "unitPrice": _money(item.unit_price),
             }
-            for item in order["items"]
+            for item in order.items
         ],
-        "total": order["total"],
-        "shippingAddress": order["shippingAddress"],
-        "placedAt": _iso(order["createdAt"]),
+        "total": _money(order.total),
+        "shippingAddress": dict(order.shipping_address),
+        "placedAt": _iso(order.created_at),
     }
     return Event(type="order.placed", data=data, producer=SERVICE, traceparent=traceparent)
 
@@ -93,9 +96,9 @@ class OrderEventHandler:
             order = await self._store.order_state(order_id)
             if order is None:
                 raise UnknownOrder(f"{event.type} {event.id} names unknown order {order_id}")
-            if event.id in order.get("appliedEvents", []):
+            if event.id in order.applied_events:
                 return
-            current = OrderStatus(order["status"])
+            current = order.status
             try:
                 new_status = status_after(event.type, event.data, current)
             except NotYetApplicable:
@@ -108,7 +111,7 @@ class OrderEventHandler:
             entry = (
                 None
                 if new_status is current
-                else {"status": new_status.value, "at": now, "event": event.type, "eventId": event.id}
+                else HistoryEntry(status=new_status, at=now, event=event.type, event_id=event.id)
             )
             if await self._store.apply_event(order_id, event.id, current, new_status, entry, now):
                 return

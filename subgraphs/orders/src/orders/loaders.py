@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from orders.store import OrderStore
-from shopkit.mongo import Document
+from orders.store import OrderRecord, OrderStore
 from shopkit.pagination import Cursor
 
 
@@ -20,18 +19,18 @@ class OrdersPageKey:
 
 @dataclass(frozen=True)
 class OrdersPage:
-    orders: list[Document]
+    orders: list[OrderRecord]
     has_next_page: bool
 
 
 @dataclass(frozen=True)
 class Loaders:
-    orders: DataLoader[str, Document | None]
+    orders: DataLoader[str, OrderRecord | None]
     customer_orders: DataLoader[OrdersPageKey, OrdersPage]
 
 
 def create_loaders(store: OrderStore) -> Loaders:
-    async def load_orders(order_ids: list[str]) -> list[Document | None]:
+    async def load_orders(order_ids: list[str]) -> list[OrderRecord | None]:
         found = await store.orders_by_id(order_ids)
         return [found.get(order_id) for order_id in order_ids]
 

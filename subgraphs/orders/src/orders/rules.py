@@ -19,23 +19,21 @@ never from the client: the client names SKUs and quantities only. Totals are
 integer minor units in the one currency of the order.
 """
 
-import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from orders.store import (
+    Amount,
+    HistoryEntry,
+    OrderLine,
+    OrderRecord,
+    OrderStatus,
+    ProductRecord,
+    StoredAddress,
+)
 from shopkit.errors import BadUserInput, Conflict
-
-
-class OrderStatus(enum.Enum):
-    PENDING_PAYMENT = "PENDING_PAYMENT"
-    PAID = "PAID"
-    SHIPPED = "SHIPPED"
-    DELIVERED = "DELIVERED"
-    CANCELLED = "CANCELLED"
-    PAYMENT_FAILED = "PAYMENT_FAILED"
-
 
 CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED, OrderStatus.PAID})
 AWAITING_PAYMENT = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED})
@@ -54,12 +52,11 @@ def cancel_refusal(status: OrderStatus) -> str | None:
     return _CANCEL_REFUSALS[status]
 
 
-def check_cancellable(order: Mapping[str, Any]) -> None:
-    """Raises CONFLICT, saying why, unless the order (a stored document) may be cancelled."""
-    status = OrderStatus(order["status"])
+def check_cancellable(number: str, status: OrderStatus) -> None:
+    """Raises CONFLICT, saying why, unless the order numbered `number`, in `status`, may be cancelled."""
     refusal = cancel_refusal(status)
     if refusal is not None:
-        raise Conflict(f"Order {order['number']} {refusal}.", status=status.value)
+        raise Conflict(f"Order {number} {refusal}.", status=status.value)
 
 
 class NotYetApplicable(Exception):
@@ -107,8 +104,8 @@ class Line:
 
 @dataclass(frozen=True)
 class PricedOrder:
-    items: list[dict[str, Any]]
-    total: dict[str, Any]
+    items: tuple[OrderLine, ...]
+    total: Amount
 
 
 def merge_lines(lines: Sequence[Line]) -> list[Line]:
@@ -141,25 +138,25 @@ def _check_quantity(sku: str, quantity: int) -> None:
         )
 
 
-def price(lines: Sequence[Line], catalog: Mapping[str, dict[str, Any]]) -> PricedOrder:
-    """Prices the lines from `catalog` (product documents by SKU)."""
+def price(lines: Sequence[Line], catalog: Mapping[str, ProductRecord]) -> PricedOrder:
+    """Prices the lines from `catalog` (products by SKU)."""
     unknown = [line.sku for line in lines if line.sku not in catalog]
     if unknown:
         raise BadUserInput(f"Unknown SKU: {', '.join(unknown)}.", field="items", skus=unknown)
-    currencies = {catalog[line.sku]["price"]["currency"] for line in lines}
+    currencies = {catalog[line.sku].price.currency for line in lines}
     if len(currencies) != 1:
         raise BadUserInput("All items of an order must be priced in one currency.", field="items")
-    items = [
-        {
-            "sku": line.sku,
-            "name": catalog[line.sku]["name"],
-            "quantity": line.quantity,
-            "unitPrice": dict(catalog[line.sku]["price"]),
-        }
+    items = tuple(
+        OrderLine(
+            sku=line.sku,
+            name=catalog[line.sku].name,
+            quantity=line.quantity,
+            unit_price=catalog[line.sku].price,
+        )
         for line in lines
-    ]
-    amount = sum(item["unitPrice"]["amount"] * item["quantity"] for item in items)
-    return PricedOrder(items=items, total={"amount": amount, "currency": currencies.pop()})
+    )
+    amount = sum(item.unit_price.amount * item.quantity for item in items)
+    return PricedOrder(items=items, total=Amount(amount=amount, currency=currencies.pop()))
 
 
 def order_number(sequence: int) -> str:
@@ -172,21 +169,20 @@ def new_order(
     number: str,
     customer_id: str,
     priced: PricedOrder,
-    shipping_address: dict[str, Any],
+    shipping_address: StoredAddress,
     now: datetime,
-) -> dict[str, Any]:
-    """The order document as first stored (its outbox is added by the store)."""
-    status = OrderStatus.PENDING_PAYMENT.value
-    return {
-        "_id": order_id,
-        "number": number,
-        "customerId": customer_id,
-        "status": status,
-        "items": priced.items,
-        "total": priced.total,
-        "shippingAddress": shipping_address,
-        "createdAt": now,
-        "updatedAt": now,
-        "history": [{"status": status, "at": now, "event": "order.placed"}],
-        "appliedEvents": [],
-    }
+) -> OrderRecord:
+    """The order as first stored (the store adds its outbox)."""
+    status = OrderStatus.PENDING_PAYMENT
+    return OrderRecord(
+        id=order_id,
+        number=number,
+        customer_id=customer_id,
+        status=status,
+        items=priced.items,
+        total=priced.total,
+        shipping_address=shipping_address,
+        created_at=now,
+        updated_at=now,
+        history=(HistoryEntry(status=status, at=now, event="order.placed"),),
+    )

@@ -8,18 +8,24 @@ import strawberry
 from orders import events, rules
 from orders.context import Info
 from orders.loaders import OrdersPageKey
-from orders.rules import OrderStatus
-from orders.store import utc_now
+from orders.store import (
+    Amount,
+    HistoryEntry,
+    OrderLine,
+    OrderRecord,
+    OrderStatus,
+    ProductRecord,
+    utc_now,
+)
 from shopkit.auth import require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
 from shopkit.http import QueryLimits, schema_extensions
-from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
-from shopkit.types import Address, AddressInput, Money, PageInfo, utc
+from shopkit.types import Address, AddressInput, Money, PageInfo
 
 DEFAULT_PAGE_SIZE = 20
 
-# Makes the rules' status enum a GraphQL enum (strawberry.enum marks the class in place).
+# Makes the stored status enum a GraphQL enum (strawberry.enum marks the class in place).
 strawberry.enum(OrderStatus, description="Where an order is in its lifecycle.")
 
 
@@ -30,13 +36,13 @@ class Product:
     price: Money
 
     @classmethod
-    def from_doc(cls, doc: Document) -> "Product":
-        return cls(sku=strawberry.ID(doc["_id"]), name=doc["name"], price=Money.from_doc(doc["price"]))
+    def from_record(cls, product: ProductRecord) -> "Product":
+        return cls(sku=strawberry.ID(product.sku), name=product.name, price=_money(product.price))
 
     @classmethod
     def resolve_reference(cls, info: Info, sku: strawberry.ID) -> "Product | None":
-        doc = info.context.catalog.product(str(sku))
-        return None if doc is None else cls.from_doc(doc)
+        product = info.context.catalog.product(str(sku))
+        return None if product is None else cls.from_record(product)
 
 
 @strawberry.type(description="A line of an order, priced when the order was placed.")
@@ -52,18 +58,18 @@ class OrderItem:
 
     @strawberry.field(description="The product as the catalog has it now.")
     def product(self, info: Info) -> Product:
-        doc = info.context.catalog.product(self.sku)
-        if doc is None:  # withdrawn from the catalog since: show it as it was sold
+        product = info.context.catalog.product(self.sku)
+        if product is None:  # withdrawn from the catalog since: show it as it was sold
             return Product(sku=strawberry.ID(self.sku), name=self.name, price=self.unit_price)
-        return Product.from_doc(doc)
+        return Product.from_record(product)
 
     @classmethod
-    def from_doc(cls, doc: Document) -> "OrderItem":
+    def from_record(cls, line: OrderLine) -> "OrderItem":
         return cls(
-            sku=doc["sku"],
-            name=doc["name"],
-            quantity=doc["quantity"],
-            unit_price=Money.from_doc(doc["unitPrice"]),
+            sku=line.sku,
+            name=line.name,
+            quantity=line.quantity,
+            unit_price=_money(line.unit_price),
         )
 
 
@@ -74,8 +80,8 @@ class OrderHistoryEntry:
     event: str | None
 
     @classmethod
-    def from_doc(cls, doc: Document) -> "OrderHistoryEntry":
-        return cls(status=OrderStatus(doc["status"]), at=utc(doc["at"]), event=doc.get("event"))
+    def from_record(cls, entry: HistoryEntry) -> "OrderHistoryEntry":
+        return cls(status=entry.status, at=entry.at, event=entry.event)
 
 
 @strawberry.federation.type(
@@ -100,18 +106,18 @@ class Order:
         return User(id=strawberry.ID(self.customer_id))
 
     @classmethod
-    def from_doc(cls, doc: Document) -> "Order":
+    def from_record(cls, order: OrderRecord) -> "Order":
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            number=doc["number"],
-            status=OrderStatus(doc["status"]),
-            items=[OrderItem.from_doc(item) for item in doc["items"]],
-            total=Money.from_doc(doc["total"]),
-            shipping_address=Address.from_doc(doc["shippingAddress"]),
-            created_at=utc(doc["createdAt"]),
-            updated_at=utc(doc["updatedAt"]),
-            history=[OrderHistoryEntry.from_doc(entry) for entry in doc.get("history", [])],
-            customer_id=doc["customerId"],
+            id=strawberry.ID(order.id),
+            number=order.number,
+            status=order.status,
+            items=[OrderItem.from_record(item) for item in order.items],
+            total=_money(order.total),
+            shipping_address=Address.from_doc(order.shipping_address),
+            created_at=order.created_at,
+            updated_at=order.updated_at,
+            history=[OrderHistoryEntry.from_record(entry) for entry in order.history],
+            customer_id=order.customer_id,
         )
 
     @classmethod
@@ -145,9 +151,9 @@ class User:
         )
         page = await info.context.loaders.customer_orders.load(key)
         last = page.orders[-1] if page.orders else None
-        end_cursor = Cursor(created_at=utc(last["createdAt"]), id=last["_id"]).encode() if last else None
+        end_cursor = Cursor(created_at=last.created_at, id=last.id).encode() if last else None
         return OrderConnection(
-            nodes=[Order.from_doc(doc) for doc in page.orders],
+            nodes=[Order.from_record(order) for order in page.orders],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=end_cursor),
         )
 
@@ -166,18 +172,18 @@ class PlaceOrderInput:
 
 async def _visible_order(info: Info, order_id: str) -> Order | None:
     principal = require_principal(info.context.auth.principal())
-    doc = await info.context.loaders.orders.load(order_id)
-    if doc is None:
+    order = await info.context.loaders.orders.load(order_id)
+    if order is None:
         return None
-    require_owner(principal, doc["customerId"], "order")
-    return Order.from_doc(doc)
+    require_owner(principal, order.customer_id, "order")
+    return Order.from_record(order)
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="The catalog; no sign-in needed.")
     def products(self, info: Info) -> list[Product]:
-        return [Product.from_doc(doc) for doc in info.context.catalog.products()]
+        return [Product.from_record(product) for product in info.context.catalog.products()]
 
     @strawberry.field(description="An order by id, for its customer or an ADMIN; null if there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
@@ -210,7 +216,7 @@ class Mutation:
             now=utc_now(),
         )
         await context.store.insert_order(order, events.order_placed(order, context.traceparent))
-        return Order.from_doc(order)
+        return Order.from_record(order)
 
     @strawberry.mutation(
         description=(
@@ -224,23 +230,22 @@ class Mutation:
         order = await context.loaders.orders.load(str(id))
         if order is None:
             raise NotFound(f"There is no order {id}.")
-        require_owner(principal, order["customerId"], "order")
-        rules.check_cancellable(order)
+        require_owner(principal, order.customer_id, "order")
+        rules.check_cancellable(order.number, order.status)
         now = utc_now()
-        event = events.order_cancelled(order["_id"], order["customerId"], now, context.traceparent)
-        entry = {
-            "status": OrderStatus.CANCELLED.value,
-            "at": now,
-            "event": event.type,
-            "eventId": event.id,
-        }
-        cancelled = await context.store.cancel_order(order["_id"], rules.CANCELLABLE, entry, event, now)
+        event = events.order_cancelled(order.id, order.customer_id, now, context.traceparent)
+        entry = HistoryEntry(status=OrderStatus.CANCELLED, at=now, event=event.type, event_id=event.id)
+        cancelled = await context.store.cancel_order(order.id, rules.CANCELLABLE, entry, event, now)
         if cancelled is None:
             # The order moved on (shipped, or cancelled by a concurrent request) since we read it.
-            current = await context.store.order_state(order["_id"])
-            rules.check_cancellable({**order, **(current or {})})
-            raise Conflict(f"Order {order['number']} changed meanwhile; try again.")
-        return Order.from_doc(cancelled)
+            current = await context.store.order_state(order.id)
+            rules.check_cancellable(order.number, order.status if current is None else current.status)
+            raise Conflict(f"Order {order.number} changed meanwhile; try again.")
+        return Order.from_record(cancelled)
+
+
+def _money(amount: Amount) -> Money:
+    return Money(amount=amount.amount, currency=amount.currency)
 
 
 def build_schema(limits: QueryLimits) -> strawberry.federation.Schema:

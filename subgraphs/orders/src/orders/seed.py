@@ -2,7 +2,7 @@
 
 from typing import NamedTuple
 
-from orders.store import OrderStore
+from orders.store import Amount, OrderStore, ProductRecord
 
 CURRENCY = "USD"
 
@@ -44,11 +44,11 @@ CATALOG: tuple[CatalogProduct, ...] = (
 async def seed_catalog(store: OrderStore) -> None:
     await store.upsert_products(
         [
-            {
-                "_id": product.sku,
-                "name": product.name,
-                "price": {"amount": product.price_cents, "currency": CURRENCY},
-            }
+            ProductRecord(
+                sku=product.sku,
+                name=product.name,
+                price=Amount(amount=product.price_cents, currency=CURRENCY),
+            )
             for product in CATALOG
         ]
     )

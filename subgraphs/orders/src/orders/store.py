@@ -19,23 +19,29 @@ gives only that way (docs/architecture.md, "The embedded store").
 
 Every value in a filter comes from our own code or is a plain string the
 client sent, never a document the client sent, so no operator can be smuggled in.
+
+Nothing outside this module sees a document: reads return the records below
+(`from_doc`), writes take them (`to_doc`), and the stored format is theirs.
 """
 
 import asyncio
+import enum
 import logging
 from collections import deque
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 
-from orders.rules import OrderStatus
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
 from shopkit.history import Histories, History, reserve
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Database, Document, MongoDB
 from shopkit.pagination import Cursor
+from shopkit.types import utc
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,161 @@ EQUALITY_FIELDS = {
     "counters": ("_id",),
     "migrations": ("_id",),
 }
+
+
+class OrderStatus(enum.Enum):
+    """Where an order is in its lifecycle, stored as its value (its moves: `orders.rules`)."""
+
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    PAYMENT_FAILED = "PAYMENT_FAILED"
+
+
+# A postal address as stored: line1, line2 (or None), city, postalCode, country
+# (shopkit.types.AddressInput.to_doc checks it, shopkit.types.Address shows it).
+StoredAddress = dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class Amount:
+    """Money: integer minor units of a currency."""
+
+    amount: int
+    currency: str
+
+    def to_doc(self) -> Document:
+        return {"amount": self.amount, "currency": self.currency}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "Amount":
+        return cls(amount=int(doc["amount"]), currency=str(doc["currency"]))
+
+
+@dataclass(frozen=True)
+class ProductRecord:
+    sku: str
+    name: str
+    price: Amount
+
+    def to_doc(self) -> Document:
+        return {"_id": self.sku, "name": self.name, "price": self.price.to_doc()}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "ProductRecord":
+        return cls(sku=doc["_id"], name=doc["name"], price=Amount.from_doc(doc["price"]))
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """A line of an order, priced when the order was placed."""
+
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Amount
+
+    def to_doc(self) -> Document:
+        return {
+            "sku": self.sku,
+            "name": self.name,
+            "quantity": self.quantity,
+            "unitPrice": self.unit_price.to_doc(),
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "OrderLine":
+        return cls(
+            sku=doc["sku"],
+            name=doc["name"],
+            quantity=int(doc["quantity"]),
+            unit_price=Amount.from_doc(doc["unitPrice"]),
+        )
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """A status an order reached, when, and the event that moved it there."""
+
+    status: OrderStatus
+    at: datetime
+    event: str | None
+    event_id: str | None = None  # the id of that event, for one this service produced or consumed
+
+    def to_doc(self) -> Document:
+        doc: Document = {"status": self.status.value, "at": self.at, "event": self.event}
+        if self.event_id is not None:
+            doc["eventId"] = self.event_id
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "HistoryEntry":
+        return cls(
+            status=OrderStatus(doc["status"]),
+            at=utc(doc["at"]),
+            event=doc.get("event"),
+            event_id=doc.get("eventId"),
+        )
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as GraphQL and the events see it: the bookkeeping arrays stay in the store."""
+
+    id: str
+    number: str
+    customer_id: str
+    status: OrderStatus
+    items: tuple[OrderLine, ...]
+    total: Amount
+    shipping_address: StoredAddress
+    created_at: datetime
+    updated_at: datetime
+    history: tuple[HistoryEntry, ...]
+
+    def to_doc(self) -> Document:
+        """The order as first stored, without its position, outbox and applied events."""
+        return {
+            "_id": self.id,
+            "number": self.number,
+            "customerId": self.customer_id,
+            "status": self.status.value,
+            "items": [item.to_doc() for item in self.items],
+            "total": self.total.to_doc(),
+            "shippingAddress": dict(self.shipping_address),
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "history": [entry.to_doc() for entry in self.history],
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "OrderRecord":
+        return cls(
+            id=doc["_id"],
+            number=doc["number"],
+            customer_id=doc["customerId"],
+            status=OrderStatus(doc["status"]),
+            items=tuple(OrderLine.from_doc(item) for item in doc["items"]),
+            total=Amount.from_doc(doc["total"]),
+            shipping_address=dict(doc["shippingAddress"]),
+            created_at=utc(doc["createdAt"]),
+            updated_at=utc(doc["updatedAt"]),
+            history=tuple(HistoryEntry.from_doc(entry) for entry in doc.get("history", [])),
+        )
+
+
+@dataclass(frozen=True)
+class OrderState:
+    """Only what an event handler decides on."""
+
+    status: OrderStatus
+    applied_events: frozenset[str]
+
+
+def _new_order_doc(order: OrderRecord) -> Document:
+    return {**order.to_doc(), "appliedEvents": []}
 
 
 def utc_now() -> datetime:
@@ -102,12 +263,12 @@ class OrderStore:
     # -- products ---------------------------------------------------------------
 
     @store_call
-    async def upsert_products(self, products: Sequence[Document]) -> None:
+    async def upsert_products(self, products: Sequence[ProductRecord]) -> None:
         """Creates or refreshes catalog entries by SKU (safe to run at every start)."""
         writes = [
             UpdateOne(
-                {"_id": product["_id"]},
-                {"$set": {field: value for field, value in product.items() if field != "_id"}},
+                {"_id": product.sku},
+                {"$set": {field: value for field, value in product.to_doc().items() if field != "_id"}},
                 upsert=True,
             )
             for product in products
@@ -117,27 +278,36 @@ class OrderStore:
             await self._mongo.writes.products.bulk_write(writes, ordered=False)
 
     @store_call
-    async def all_products(self) -> list[Document]:
+    async def all_products(self) -> list[ProductRecord]:
         """The whole catalog (a few dozen products), read once at start (`orders.catalog`)."""
-        return await self._read.products.find({}).sort("name", ASCENDING).to_list()
+        found = await self._read.products.find({}).sort("name", ASCENDING).to_list()
+        return [ProductRecord.from_doc(doc) for doc in found]
 
     # -- orders: reads ----------------------------------------------------------
 
     @store_call
-    async def orders_by_id(self, order_ids: Sequence[str]) -> dict[str, Document]:
-        return await self._mongo.find_by_ids(self._read.orders, order_ids, ORDER_FIELDS)
+    async def orders_by_id(self, order_ids: Sequence[str]) -> dict[str, OrderRecord]:
+        found = await self._mongo.find_by_ids(self._read.orders, order_ids, ORDER_FIELDS)
+        return {order_id: OrderRecord.from_doc(doc) for order_id, doc in found.items()}
 
     @store_call
-    async def order_state(self, order_id: str) -> Document | None:
-        """Only what an event handler decides on: status and applied event ids."""
-        return await self._read.orders.find_one({"_id": order_id}, {"status": 1, "appliedEvents": 1})
+    async def order_state(self, order_id: str) -> OrderState | None:
+        doc = await self._read.orders.find_one({"_id": order_id}, {"status": 1, "appliedEvents": 1})
+        if doc is None:
+            return None
+        return OrderState(
+            status=OrderStatus(doc["status"]), applied_events=frozenset(doc.get("appliedEvents", []))
+        )
 
     @store_call
     async def customer_order_pages(
         self, customer_ids: Sequence[str], limit: int, after: Cursor | None
-    ) -> dict[str, list[Document]]:
+    ) -> dict[str, list[OrderRecord]]:
         """Up to `limit` orders of each customer, newest placed first, placed before the cursor's order."""
-        return await self._histories.pages(customer_ids, limit, after.id if after else None, ORDER_FIELDS)
+        pages = await self._histories.pages(customer_ids, limit, after.id if after else None, ORDER_FIELDS)
+        return {
+            customer_id: [OrderRecord.from_doc(doc) for doc in page] for customer_id, page in pages.items()
+        }
 
     # -- orders: writes ---------------------------------------------------------
 
@@ -161,26 +331,26 @@ class OrderStore:
         return await reserve(self._mongo, ORDER_NUMBER_COUNTER, count)
 
     @store_call
-    async def insert_order(self, order: Document, event: Event) -> None:
+    async def insert_order(self, order: OrderRecord, event: Event) -> None:
         """Stores a new order, last in its customer's history, with its `order.placed` event in its outbox."""
-        position = await self._histories.next_position(order["customerId"])
-        await self._write(order["_id"]).orders.insert_one(
+        position = await self._histories.next_position(order.customer_id)
+        await self._write(order.id).orders.insert_one(
             {
-                **order,
+                **_new_order_doc(order),
                 **position,
                 "outbox": [event.to_doc()],
                 **outbox_flag(),
             }
         )
-        self._outbox_written(order["_id"])
+        self._outbox_written(order.id)
 
     @store_call
-    async def import_orders(self, orders: Sequence[Document]) -> None:
+    async def import_orders(self, orders: Sequence[OrderRecord]) -> None:
         """Stores orders placed elsewhere (a data set being loaded), without events.
 
         Each takes the next position of its customer, in the order given.
         """
-        positioned = await self._histories.positioned(orders)
+        positioned = await self._histories.positioned([_new_order_doc(order) for order in orders])
         if positioned:
             # New documents only: no other write can race with these inserts.
             await self._mongo.writes.orders.insert_many(positioned, ordered=False)
@@ -190,22 +360,23 @@ class OrderStore:
         self,
         order_id: str,
         cancellable: Iterable[OrderStatus],
-        history_entry: Document,
+        history_entry: HistoryEntry,
         event: Event,
         now: datetime,
-    ) -> Document | None:
+    ) -> OrderRecord | None:
         """Cancels the order if its status still allows it; None if it no longer does."""
-        cancelled: Document | None = await self._write(order_id).orders.find_one_and_update(
+        cancelled = await self._write(order_id).orders.find_one_and_update(
             {"_id": order_id, "status": {"$in": [status.value for status in cancellable]}},
             {
                 "$set": {"status": OrderStatus.CANCELLED.value, "updatedAt": now, **outbox_flag()},
-                "$push": {"history": history_entry, **outbox_push(event)},
+                "$push": {"history": history_entry.to_doc(), **outbox_push(event)},
             },
             return_document=ReturnDocument.AFTER,
         )
-        if cancelled is not None:
-            self._outbox_written(order_id)
-        return cancelled
+        if cancelled is None:
+            return None
+        self._outbox_written(order_id)
+        return OrderRecord.from_doc(cancelled)
 
     @store_call
     async def apply_event(
@@ -214,7 +385,7 @@ class OrderStore:
         event_id: str,
         expected: OrderStatus,
         new_status: OrderStatus,
-        history_entry: Document | None,
+        history_entry: HistoryEntry | None,
         now: datetime,
     ) -> bool:
         """Records a consumed event (and its status change, if any) exactly once.
@@ -222,9 +393,9 @@ class OrderStore:
         False when the order is no longer in `expected` status or the event was
         already applied: the caller reads the order again and decides anew.
         """
-        push: Document = {"appliedEvents": event_id}
+        push: dict[str, Any] = {"appliedEvents": event_id}
         if history_entry is not None:
-            push["history"] = history_entry
+            push["history"] = history_entry.to_doc()
         result = await self._write(order_id).orders.update_one(
             {"_id": order_id, "status": expected.value, "appliedEvents": {"$ne": event_id}},
             {"$set": {"status": new_status.value, "updatedAt": now}, "$push": push},
