@@ -87,7 +87,11 @@ def compose_spec_schema(gocheck_bin: Path) -> dict[str, Any]:
     return schema
 
 
-@pytest.mark.parametrize("path", [COMPOSE_FILE, PRODUCTION_OVERRIDE], ids=lambda path: path.name)
+@pytest.mark.parametrize(
+    "path",
+    [COMPOSE_FILE, PRODUCTION_OVERRIDE, REPO / "docker" / "compose.tracing.yml"],
+    ids=lambda path: path.name,
+)
 def test_files_are_valid_against_the_compose_spec_schema(
     path: Path, compose_spec_schema: dict[str, Any]
 ) -> None:
