@@ -6,7 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from static.helm_support import INSTALL_HELM
 from static.static_support import (
     COMPOSE_FILE,
     GOCHECK,
@@ -57,3 +60,26 @@ def subgraphs() -> list[Subgraph]:
 @pytest.fixture(scope="session")
 def versions() -> dict[str, str]:
     return read_versions()
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """The pinned helm, built by scripts/install-helm.sh when missing (a few minutes, once)."""
+    if find_go() is None:
+        pytest.fail(f"helm is built with Go: install Go, then run {INSTALL_HELM}")
+    result = subprocess.run(["bash", str(INSTALL_HELM)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{INSTALL_HELM} failed:\n{result.stderr}"
+    path = result.stdout.strip().splitlines()[-1]
+    assert Path(path).is_file(), path
+    return path
+
+
+@pytest.fixture(scope="session")
+def jwt_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An Ed25519 signing key for the chart's users Secret (secrets.users.jwtPrivateKey)."""
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path = tmp_path_factory.mktemp("helm") / "jwt-ed25519.pem"
+    path.write_bytes(pem)
+    return path

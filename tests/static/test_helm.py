@@ -8,20 +8,16 @@ checked on what helm rendered. CI's `kubernetes` job installs it on kind.
 """
 
 import base64
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kubernetes_validate import utils as kubernetes_validate  # type: ignore[import-untyped]
 
 from static.helm_support import (
     CHART,
     CLUSTER_DNS,
     DEV_VALUES,
-    INSTALL_HELM,
     OUTSIDE_CLIENT,
     RELEASE,
     Manifest,
@@ -38,7 +34,7 @@ from static.helm_support import (
     store_flags,
     template,
 )
-from static.static_support import COMPOSE_FILE, REPO, find_go, read_versions, settings_variables
+from static.static_support import COMPOSE_FILE, REPO, read_versions, settings_variables
 
 # The chart's kubeVersion floor, and the Kubernetes of kind v0.31's default node (CI's cluster).
 KUBERNETES_VERSIONS = ["1.29.0", "1.35.0"]
@@ -46,28 +42,6 @@ SUBGRAPHS = ["users", "orders", "payments", "delivery"]
 COMPONENTS = [*SUBGRAPHS, "router"]
 FULLNAME = f"{RELEASE}-shopgraph"
 PROFILES = ["default", "dev"]
-
-
-@pytest.fixture(scope="module")
-def helm() -> str:
-    """The pinned helm, built by scripts/install-helm.sh when missing (a few minutes, once)."""
-    if find_go() is None:
-        pytest.fail(f"helm is built with Go: install Go, then run {INSTALL_HELM}")
-    result = subprocess.run(["bash", str(INSTALL_HELM)], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"{INSTALL_HELM} failed:\n{result.stderr}"
-    path = result.stdout.strip().splitlines()[-1]
-    assert Path(path).is_file(), path
-    return path
-
-
-@pytest.fixture(scope="module")
-def jwt_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pem = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    path = tmp_path_factory.mktemp("helm") / "jwt-ed25519.pem"
-    path.write_bytes(pem)
-    return path
 
 
 def profile_flags(profile: str, jwt_key: Path) -> list[str]:

@@ -66,6 +66,13 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace 
 {{- include "shopgraph.pinned" (dict "image" (printf "%s:%s" $repository (toString $image.tag)) "what" "image.tag") -}}
 {{- end -}}
 
+{{/* Prometheus' scrape annotations for a pod serving /metrics on this port (metrics.scrapeAnnotations). */}}
+{{- define "shopgraph.scrapeAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ . | quote }}
+prometheus.io/path: /metrics
+{{- end -}}
+
 {{/* Secret names: the user's existing Secret, or the one this chart makes. */}}
 {{- define "shopgraph.usersSecret" -}}
 {{- .Values.secrets.users.existingSecret | default (printf "%s-users" (include "shopgraph.fullname" .)) -}}
