@@ -213,7 +213,7 @@ async def _write(
         )
         payment = await payments.pay_order(payer, request, None)
         counts.payments += 1
-        return str(payment["status"])
+        return str(payment.status)
 
     async def one(index: int, owner: int) -> None:
         customer = customers[owner]

@@ -3,7 +3,16 @@
 
 from datetime import UTC, datetime, timedelta
 
-from payments.store import ORDER_OPEN, PAYER_HISTORY, PaymentStatus, PaymentStore
+from payments.store import (
+    ORDER_OPEN,
+    PAYER_HISTORY,
+    Amount,
+    IdempotencyKey,
+    OrderProjection,
+    PaymentRecord,
+    PaymentStatus,
+    PaymentStore,
+)
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
 from shopkit.testing import (
@@ -19,6 +28,29 @@ pytestmark = only_on_the_embedded_store
 
 ROWS = 3000
 PAYERS = 300
+ADDRESS: dict[str, str | None] = {
+    "line1": "1 Street",
+    "line2": None,
+    "city": "Lisbon",
+    "postalCode": "10000",
+    "country": "PT",
+}
+
+
+def projection(order_id: str, customer_id: str, amount: Amount, now: datetime) -> OrderProjection:
+    return OrderProjection(
+        id=order_id,
+        number=f"SG-{order_id}",
+        customer_id=customer_id,
+        total=amount,
+        shipping_address=ADDRESS,
+        status=ORDER_OPEN,
+        capturing_payment_id=None,
+        placed_at=now,
+        created_at=now,
+        updated_at=now,
+        applied_events=(),
+    )
 
 
 async def test_every_listed_shape_is_planned_on_an_index(
@@ -29,30 +61,27 @@ async def test_every_listed_shape_is_planned_on_an_index(
     await store.open()
     try:
         now = datetime.now(UTC)
-        amount = {"amount": 1000, "currency": "EUR"}
+        amount = Amount(amount=1000, currency="EUR")
         await mongodb.writes.orders.insert_many(
-            [
-                {
-                    "_id": f"order-{n}",
-                    "customerId": f"payer-{n % PAYERS}",
-                    "status": ORDER_OPEN,
-                    "total": amount,
-                }
-                for n in range(ROWS)
-            ]
+            [projection(f"order-{n}", f"payer-{n % PAYERS}", amount, now).to_doc() for n in range(ROWS)]
         )
         await mongodb.writes.payments.insert_many(
             [
                 {
-                    "_id": f"payment-{n}",
-                    "orderId": f"order-{n}",
-                    "payerId": f"payer-{n % PAYERS}",
-                    "status": PaymentStatus.PENDING if n == 0 else PaymentStatus.CAPTURED,
-                    "amount": amount,
-                    "refundedAmount": 0,
-                    "refunds": [],
-                    "appliedEvents": [],
-                    "createdAt": now - timedelta(minutes=n),
+                    **PaymentRecord(
+                        id=f"payment-{n}",
+                        order_id=f"order-{n}",
+                        payer_id=f"payer-{n % PAYERS}",
+                        amount=amount,
+                        status=PaymentStatus.PENDING if n == 0 else PaymentStatus.CAPTURED,
+                        card=None,
+                        failure_reason=None,
+                        refunded_amount=0,
+                        refunds=(),
+                        created_at=now - timedelta(minutes=n),
+                        updated_at=now - timedelta(minutes=n),
+                        applied_events=(),
+                    ).to_doc(),
                     # Newest first: payment n is its payer's (ROWS / PAYERS - n // PAYERS)th.
                     **PAYER_HISTORY.position(f"payer-{n % PAYERS}", ROWS // PAYERS - n // PAYERS),
                 }
@@ -66,37 +95,46 @@ async def test_every_listed_shape_is_planned_on_an_index(
                 for p in range(PAYERS)
             ]
         )
-        await mongodb.writes.idempotency_keys.insert_many(
-            [{"_id": f"payer-1:key-{n}", "paymentId": f"payment-{n}", "createdAt": now} for n in range(ROWS)]
-        )
+        keys = [
+            IdempotencyKey(
+                id=f"payer-1:key-{n}",
+                payer_id="payer-1",
+                order_id=f"order-{n}",
+                request_hash="hash",
+                payment_id=f"payment-{n}",
+                created_at=now,
+            )
+            for n in range(ROWS)
+        ]
+        await mongodb.writes.idempotency_keys.insert_many([key.to_doc() for key in keys])
         analyze(embedded_store, database_name)
 
         query_plans.mark()
-        await store.record_order_placed({"_id": "order-1", "status": ORDER_OPEN})
+        await store.record_order_placed(projection("order-1", "payer-1", amount, now))
         assert len(await store.orders_by_ids(["order-1", "order-2"])) == 2
         assert await store.claim_order("order-3", "payment-3", now)
         await store.confirm_order_claim("order-3", "payment-3", now)
         assert await store.claim_order("order-4", "payment-4", now)
-        assert [claim["_id"] for claim in await store.claims_older_than(now + timedelta(seconds=1))] == [
+        assert [claim.id for claim in await store.claims_older_than(now + timedelta(seconds=1))] == [
             "order-4"
         ]
         await store.release_order_claim("order-4", "payment-4", now)
         assert await store.mark_order_cancelled("order-5", "event-1", now) is not None
         assert await store.find_idempotency_key("payer-1:key-1") is not None
-        assert await store.reserve_idempotency_key({"_id": "payer-1:key-2", "paymentId": "x"}) is not None
+        assert await store.reserve_idempotency_key(keys[2]) is not None
         await store.release_idempotency_key("payer-1:key-3", "payment-3")
         assert await store.find_payment("payment-1") is not None
         assert len(await store.payments_by_ids(["payment-1", "payment-2"])) == 2
         assert len(await store.payments_by_order_ids(["order-1", "order-2"])) == 2
         pages = await store.payment_pages(["payer-1", "payer-2"], 3, None)
         assert [len(page) for page in pages.values()] == [3, 3]
-        after = Cursor(created_at=pages["payer-1"][0]["createdAt"], id=pages["payer-1"][0]["_id"])
+        after = Cursor(created_at=pages["payer-1"][0].created_at, id=pages["payer-1"][0].id)
         assert len((await store.payment_pages(["payer-1"], 3, after))["payer-1"]) == 3
-        assert [p["_id"] for p in await store.pending_payments_older_than(now + timedelta(seconds=1))] == [
+        assert [p.id for p in await store.pending_payments_older_than(now + timedelta(seconds=1))] == [
             "payment-0"
         ]
         event = Event("payment.captured", {"paymentId": "payment-0"}, "payments")
-        assert await store.settle_payment("payment-0", {"status": PaymentStatus.CAPTURED}, event) is not None
+        assert await store.settle_payment("payment-0", event, at=now, decline_reason=None) is not None
         assert await mongodb.reads.payments.find_one({"outboxPending": True}) is not None  # the relay's sweep
         plans = query_plans.of_database(database_name)
     finally:

@@ -141,12 +141,13 @@ async def test_a_key_whose_request_died_before_creating_its_payment_can_be_used(
     shop: Shop, settings: Settings
 ) -> None:
     order_id = await shop.place_order("alice")
-    same_request = canonical_request_hash(
-        await projection(shop, order_id), CARD, settings.card_fingerprint_key
-    )
+    order = (await shop.store.orders_by_ids([order_id]))[order_id]
+    same_request = canonical_request_hash(order, CARD, settings.card_fingerprint_key)
     await shop.db.idempotency_keys.insert_one(
         {
             "_id": "alice:abandoned-key",
+            "payerId": "alice",
+            "orderId": order_id,
             "paymentId": "s" * 32,
             "requestHash": same_request,
             "createdAt": LONG_AGO,

@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from payments.config import SERVICE
-from payments.store import ORDER_OPEN, PaymentStore
+from payments.store import ORDER_OPEN, Amount, OrderProjection, PaymentRecord, PaymentStore
 from shopkit.events.envelope import Event, stream_for
-from shopkit.mongo import Document
 
 log = logging.getLogger(__name__)
 
@@ -29,81 +28,83 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def payment_captured(payment: Document, order: Document, at: datetime, traceparent: str | None) -> Event:
+def payment_captured(
+    payment: PaymentRecord, order: OrderProjection, at: datetime, traceparent: str | None
+) -> Event:
     return Event(
         type="payment.captured",
         producer=SERVICE,
         traceparent=traceparent,
         data={
-            "paymentId": payment["_id"],
-            "orderId": payment["orderId"],
-            "customerId": payment["payerId"],
-            "amount": payment["amount"],
-            "shippingAddress": order["shippingAddress"],
+            "paymentId": payment.id,
+            "orderId": payment.order_id,
+            "customerId": payment.payer_id,
+            "amount": _money(payment.amount.amount, payment.amount.currency),
+            "shippingAddress": dict(order.shipping_address),
             "capturedAt": _iso(at),
         },
     )
 
 
-def payment_failed(payment: Document, reason: str, traceparent: str | None) -> Event:
+def payment_failed(payment: PaymentRecord, reason: str, traceparent: str | None) -> Event:
     return Event(
         type="payment.failed",
         producer=SERVICE,
         traceparent=traceparent,
         data={
-            "paymentId": payment["_id"],
-            "orderId": payment["orderId"],
-            "customerId": payment["payerId"],
-            "amount": payment["amount"],
+            "paymentId": payment.id,
+            "orderId": payment.order_id,
+            "customerId": payment.payer_id,
+            "amount": _money(payment.amount.amount, payment.amount.currency),
             "reason": reason,
         },
     )
 
 
-def payment_refunded(payment: Document, amount: int, traceparent: str | None) -> Event:
+def payment_refunded(payment: PaymentRecord, amount: int, traceparent: str | None) -> Event:
     """The event for refunding `amount` more of `payment` (as it was before the refund)."""
-    currency = payment["amount"]["currency"]
-    refunded_total = payment["refundedAmount"] + amount
+    currency = payment.amount.currency
+    refunded_total = payment.refunded_amount + amount
     return Event(
         type="payment.refunded",
         producer=SERVICE,
         traceparent=traceparent,
         data={
-            "paymentId": payment["_id"],
-            "orderId": payment["orderId"],
-            "customerId": payment["payerId"],
+            "paymentId": payment.id,
+            "orderId": payment.order_id,
+            "customerId": payment.payer_id,
             "amount": _money(amount, currency),
             "refundedTotal": _money(refunded_total, currency),
-            "fullyRefunded": refunded_total == payment["amount"]["amount"],
+            "fullyRefunded": refunded_total == payment.amount.amount,
         },
     )
 
 
-def order_projection(event: Event) -> Document:
+def order_projection(event: Event) -> OrderProjection:
     """What payments keeps of a placed order."""
     data = event.data
     total = data["total"]
     address = data["shippingAddress"]
     now = datetime.now(UTC)
-    return {
-        "_id": str(data["orderId"]),
-        "number": str(data.get("number", "")),
-        "customerId": str(data["customerId"]),
-        "total": _money(int(total["amount"]), str(total["currency"])),
-        "shippingAddress": {
+    return OrderProjection(
+        id=str(data["orderId"]),
+        number=str(data.get("number", "")),
+        customer_id=str(data["customerId"]),
+        total=Amount(amount=int(total["amount"]), currency=str(total["currency"])),
+        shipping_address={
             "line1": address["line1"],
             "line2": address.get("line2"),
             "city": address["city"],
             "postalCode": address["postalCode"],
             "country": address["country"],
         },
-        "status": ORDER_OPEN,
-        "capturingPaymentId": None,
-        "placedAt": datetime.fromisoformat(data["placedAt"]) if data.get("placedAt") else now,
-        "createdAt": now,
-        "updatedAt": now,
-        "appliedEvents": [event.id],
-    }
+        status=ORDER_OPEN,
+        capturing_payment_id=None,
+        placed_at=datetime.fromisoformat(data["placedAt"]) if data.get("placedAt") else now,
+        created_at=now,
+        updated_at=now,
+        applied_events=(event.id,),
+    )
 
 
 class OrderNotProjectedYet(Exception):
@@ -115,7 +116,7 @@ class OrderEffects(Protocol):
 
     def order_recorded(self, order_id: str) -> None: ...
 
-    async def refund_cancelled_order(self, order: Document, event: Event) -> None: ...
+    async def refund_cancelled_order(self, order: OrderProjection, event: Event) -> None: ...
 
 
 class OrderEventHandler:
@@ -129,7 +130,7 @@ class OrderEventHandler:
         if event.type == "order.placed":
             projection = order_projection(event)
             await self._store.record_order_placed(projection)
-            self._payments.order_recorded(projection["_id"])
+            self._payments.order_recorded(projection.id)
         elif event.type == "order.cancelled":
             await self._on_order_cancelled(event)
         else:

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from payments.store import PaymentStore
-from shopkit.mongo import Document
+from payments.store import OrderProjection, PaymentRecord, PaymentStore
 from shopkit.pagination import Cursor
 
 
@@ -21,33 +20,33 @@ class PageKey:
 
 @dataclass(frozen=True)
 class Loaders:
-    payment_by_id: DataLoader[str, Document | None]
-    payments_by_order_id: DataLoader[str, list[Document]]
-    order_by_id: DataLoader[str, Document | None]
-    payment_page: DataLoader[PageKey, list[Document]]
+    payment_by_id: DataLoader[str, PaymentRecord | None]
+    payments_by_order_id: DataLoader[str, list[PaymentRecord]]
+    order_by_id: DataLoader[str, OrderProjection | None]
+    payment_page: DataLoader[PageKey, list[PaymentRecord]]
 
 
-OrderFinder = Callable[[list[str]], Awaitable[dict[str, Document]]]
+OrderFinder = Callable[[list[str]], Awaitable[dict[str, OrderProjection]]]
 
 
 def create_loaders(store: PaymentStore, find_orders: OrderFinder) -> Loaders:
     """`find_orders` fetches order projections (waiting briefly for ones still in flight)."""
 
-    async def payments_by_id(ids: list[str]) -> list[Document | None]:
+    async def payments_by_id(ids: list[str]) -> list[PaymentRecord | None]:
         found = await store.payments_by_ids(ids)
         return [found.get(payment_id) for payment_id in ids]
 
-    async def payments_by_order_id(order_ids: list[str]) -> list[list[Document]]:
+    async def payments_by_order_id(order_ids: list[str]) -> list[list[PaymentRecord]]:
         found = await store.payments_by_order_ids(order_ids)
         return [found.get(order_id, []) for order_id in order_ids]
 
-    async def orders_by_id(order_ids: list[str]) -> list[Document | None]:
+    async def orders_by_id(order_ids: list[str]) -> list[OrderProjection | None]:
         found = await find_orders(order_ids)
         return [found.get(order_id) for order_id in order_ids]
 
-    async def payment_pages(keys: list[PageKey]) -> list[list[Document]]:
+    async def payment_pages(keys: list[PageKey]) -> list[list[PaymentRecord]]:
         # Keys asking for the same page shape share one query.
-        pages: dict[PageKey, list[Document]] = {}
+        pages: dict[PageKey, list[PaymentRecord]] = {}
         shapes = {(key.limit, key.after) for key in keys}
         for limit, after in shapes:
             payer_ids = sorted({key.payer_id for key in keys if (key.limit, key.after) == (limit, after)})

@@ -37,16 +37,19 @@ from payments.arrivals import FALLBACK_POLL_SECONDS, OrderArrivals
 from payments.config import Settings
 from payments.processor import CardDetails, CardProcessor
 from payments.store import (
-    CANCEL_EVENT_ID,
     ORDER_CANCELLED,
     REFUNDABLE,
+    CardRecord,
+    IdempotencyKey,
+    OrderProjection,
+    PaymentRecord,
     PaymentStatus,
     PaymentStore,
+    Refund,
 )
 from shopkit.auth import Principal
 from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound, ServiceUnavailable
 from shopkit.events.envelope import Event
-from shopkit.mongo import Document
 from shopkit.tracing import traceparent_or
 
 log = logging.getLogger(__name__)
@@ -84,11 +87,11 @@ def check_refund_amount(amount: int | None) -> int | None:
     return amount
 
 
-def canonical_request_hash(order: Document, card: CardDetails, fingerprint_key: str) -> str:
+def canonical_request_hash(order: OrderProjection, card: CardDetails, fingerprint_key: str) -> str:
     """What makes two payOrder requests "the same": order, card and amount."""
     fingerprint = card.fingerprint(fingerprint_key.encode())
     canonical = json.dumps(
-        [order["_id"], fingerprint, order["total"]["amount"], order["total"]["currency"]],
+        [order.id, fingerprint, order.total.amount, order.total.currency],
         separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -127,13 +130,15 @@ class Payments:
 
     # --- payOrder -------------------------------------------------------------
 
-    async def pay_order(self, payer: Principal, request: PayRequest, traceparent: str | None) -> Document:
+    async def pay_order(
+        self, payer: Principal, request: PayRequest, traceparent: str | None
+    ) -> PaymentRecord:
         order = (await self.wait_for_orders([request.order_id])).get(request.order_id)
         if order is None:
             raise order_not_known_yet(request.order_id)
         # Only the customer pays: an ADMIN paying someone else's order would
         # charge a card for an order they do not own.
-        if order["customerId"] != payer.user_id:
+        if order.customer_id != payer.user_id:
             raise Forbidden("Only the order's customer can pay for it.")
 
         key_id = f"{payer.user_id}:{request.idempotency_key}"
@@ -141,23 +146,23 @@ class Payments:
         for _ in range(MAX_RETRIES):
             payment_id = new_id()
             earlier = await self._store.reserve_idempotency_key(
-                {
-                    "_id": key_id,
-                    "payerId": payer.user_id,
-                    "orderId": order["_id"],
-                    "requestHash": request_hash,
-                    "paymentId": payment_id,
-                    "createdAt": utcnow(),
-                }
+                IdempotencyKey(
+                    id=key_id,
+                    payer_id=payer.user_id,
+                    order_id=order.id,
+                    request_hash=request_hash,
+                    payment_id=payment_id,
+                    created_at=utcnow(),
+                )
             )
             if earlier is None:
                 return await self._charge(order, payer, request.card, payment_id, key_id, traceparent)
-            if earlier["requestHash"] != request_hash:
+            if earlier.request_hash != request_hash:
                 raise BadUserInput(
                     "This idempotencyKey was already used for a different payment request.",
                     field="idempotencyKey",
                 )
-            replayed = await self._await_settled(earlier["paymentId"], key_id)
+            replayed = await self._await_settled(earlier.payment_id, key_id)
             if replayed is not None:
                 return replayed
             # The first request with this key was refused and released the key: try it ourselves.
@@ -165,40 +170,40 @@ class Payments:
 
     async def _charge(
         self,
-        order: Document,
+        order: OrderProjection,
         payer: Principal,
         card: CardDetails,
         payment_id: str,
         key_id: str,
         traceparent: str | None,
-    ) -> Document:
+    ) -> PaymentRecord:
         now = utcnow()
-        payment: Document = {
-            "_id": payment_id,
-            "orderId": order["_id"],
-            "payerId": payer.user_id,
-            "amount": dict(order["total"]),
-            "status": PaymentStatus.PENDING,
-            "card": {"brand": card.summary.brand, "last4": card.summary.last4},
-            "failureReason": None,
-            "refundedAmount": 0,
-            "refunds": [],
-            "createdAt": now,
-            "updatedAt": now,
-            "appliedEvents": [],
-        }
+        payment = PaymentRecord(
+            id=payment_id,
+            order_id=order.id,
+            payer_id=payer.user_id,
+            amount=order.total,
+            status=PaymentStatus.PENDING,
+            card=CardRecord(brand=card.summary.brand, last4=card.summary.last4),
+            failure_reason=None,
+            refunded_amount=0,
+            refunds=(),
+            created_at=now,
+            updated_at=now,
+            applied_events=(),
+        )
         await self._store.insert_payment(payment)
-        if not await self._store.claim_order(order["_id"], payment_id, now):
+        if not await self._store.claim_order(order.id, payment_id, now):
             await self._store.delete_pending_payment(payment_id)
             await self._store.release_idempotency_key(key_id, payment_id)
-            raise await self._claim_refused(order["_id"])
+            raise await self._claim_refused(order.id)
         try:
             result = await asyncio.wait_for(
                 self._processor.charge(
                     reference=payment_id,
                     card=card,
-                    amount=order["total"]["amount"],
-                    currency=order["total"]["currency"],
+                    amount=order.total.amount,
+                    currency=order.total.currency,
                 ),
                 timeout=self._settings.charge_timeout_seconds,
             )
@@ -214,52 +219,55 @@ class Payments:
 
     async def _claim_refused(self, order_id: str) -> Conflict:
         order = (await self._store.orders_by_ids([order_id])).get(order_id)
-        if order is not None and order["status"] == ORDER_CANCELLED:
+        if order is not None and order.status == ORDER_CANCELLED:
             return Conflict("This order was cancelled; it cannot be paid.")
         return Conflict("This order is already paid, or a payment for it is in progress.")
 
     async def _settle(
-        self, payment: Document, order: Document, decline_reason: str | None, traceparent: str | None
-    ) -> Document:
+        self,
+        payment: PaymentRecord,
+        order: OrderProjection,
+        decline_reason: str | None,
+        traceparent: str | None,
+    ) -> PaymentRecord:
         """Records the processor's answer: approved when `decline_reason` is None."""
         now = utcnow()
-        event: Event
-        if decline_reason is None:
-            changes = {"status": PaymentStatus.CAPTURED, "capturedAt": now, "updatedAt": now}
-            event = events.payment_captured(payment, order, now, traceparent)
-        else:
-            changes = {"status": PaymentStatus.FAILED, "failureReason": decline_reason, "updatedAt": now}
-            event = events.payment_failed(payment, decline_reason, traceparent)
-        settled = await self._store.settle_payment(payment["_id"], changes, event)
+        event = (
+            events.payment_captured(payment, order, now, traceparent)
+            if decline_reason is None
+            else events.payment_failed(payment, decline_reason, traceparent)
+        )
+        settled = await self._store.settle_payment(payment.id, event, at=now, decline_reason=decline_reason)
         if settled is None:  # settled meanwhile by recovery: report what it decided
-            settled = await self._store.find_payment(payment["_id"])
+            settled = await self._store.find_payment(payment.id)
             assert settled is not None, "payments are never deleted"
-        if settled["status"] == PaymentStatus.FAILED:
-            await self._store.release_order_claim(order["_id"], payment["_id"], now)
+        if settled.status == PaymentStatus.FAILED:
+            await self._store.release_order_claim(order.id, payment.id, now)
             return settled
         # The order may have been cancelled while this charge was in flight: its
         # cancellation found the payment PENDING and left the refund to us.
-        current = await self._store.confirm_order_claim(order["_id"], payment["_id"], now)
-        if current is not None and current["status"] == ORDER_CANCELLED:
-            await self._refund_rest(settled, current[CANCEL_EVENT_ID], traceparent)
-            refreshed = await self._store.find_payment(payment["_id"])
+        current = await self._store.confirm_order_claim(order.id, payment.id, now)
+        if current is not None and current.status == ORDER_CANCELLED:
+            assert current.cancel_event_id is not None, "a cancelled projection names its cancellation"
+            await self._refund_rest(settled, current.cancel_event_id, traceparent)
+            refreshed = await self._store.find_payment(payment.id)
             assert refreshed is not None, "payments are never deleted"
             return refreshed
         return settled
 
-    async def _await_settled(self, payment_id: str, key_id: str) -> Document | None:
+    async def _await_settled(self, payment_id: str, key_id: str) -> PaymentRecord | None:
         """The payment a duplicate request refers to, once settled; None if the key was released."""
         deadline = asyncio.get_running_loop().time() + self._settings.idempotency_wait_seconds
         pause = 0.02
         while True:
             payment = await self._store.find_payment(payment_id)
-            if payment is not None and payment["status"] != PaymentStatus.PENDING:
+            if payment is not None and payment.status != PaymentStatus.PENDING:
                 return payment
             if payment is None:
                 record = await self._store.find_idempotency_key(key_id)
-                if record is None or record["paymentId"] != payment_id:
+                if record is None or record.payment_id != payment_id:
                     return None
-                if record["createdAt"] < utcnow() - timedelta(seconds=self._settings.stale_payment_seconds):
+                if record.created_at < utcnow() - timedelta(seconds=self._settings.stale_payment_seconds):
                     # Its request died before creating the payment: free the key.
                     await self._store.release_idempotency_key(key_id, payment_id)
                     return None
@@ -272,7 +280,7 @@ class Payments:
         """The consumer has just written this order's projection: wakes who waits for it."""
         self._arrivals.recorded(order_id)
 
-    async def wait_for_orders(self, order_ids: list[str]) -> dict[str, Document]:
+    async def wait_for_orders(self, order_ids: list[str]) -> dict[str, OrderProjection]:
         """Order projections by id, waiting briefly for ones whose order.placed is in flight."""
         loop = asyncio.get_running_loop()
         with self._arrivals.watching(order_ids) as arrived:
@@ -287,18 +295,18 @@ class Payments:
 
     # --- refunds --------------------------------------------------------------
 
-    async def refund(self, payment_id: str, amount: int | None, traceparent: str | None) -> Document:
+    async def refund(self, payment_id: str, amount: int | None, traceparent: str | None) -> PaymentRecord:
         """Refunds `amount` (default: all that remains) of a payment; ADMIN checked by the caller."""
         for _ in range(MAX_RETRIES):
             payment = await self._store.find_payment(payment_id)
             if payment is None:
                 raise NotFound(f"Payment {payment_id} does not exist.")
-            if payment["status"] not in REFUNDABLE:
+            if payment.status not in REFUNDABLE:
                 raise Conflict(
                     f"Only a CAPTURED or PARTIALLY_REFUNDED payment can be refunded; this one is "
-                    f"{payment['status']}."
+                    f"{payment.status}."
                 )
-            remaining = payment["amount"]["amount"] - payment["refundedAmount"]
+            remaining = payment.amount.amount - payment.refunded_amount
             refund_amount = remaining if amount is None else amount
             if not 1 <= refund_amount <= remaining:
                 raise BadUserInput(
@@ -310,49 +318,50 @@ class Payments:
                 return refunded
         raise Conflict("The payment kept changing while refunding it; try again.")
 
-    async def refund_cancelled_order(self, order: Document, event: Event) -> None:
+    async def refund_cancelled_order(self, order: OrderProjection, event: Event) -> None:
         """Refunds in full every captured payment of a cancelled order, once per cancellation.
 
         A payment still PENDING is refunded by whoever settles it (`_settle` reads
         the projection, CANCELLED by now, after capturing), so the money comes
         back whichever of the two happens first.
         """
-        payments = (await self._store.payments_by_order_ids([order["_id"]])).get(order["_id"], [])
+        payments = (await self._store.payments_by_order_ids([order.id])).get(order.id, [])
+        cancellation_id = order.cancel_event_id or event.id
         for payment in payments:
-            await self._refund_rest(
-                payment, order.get(CANCEL_EVENT_ID, event.id), traceparent_or(event.traceparent)
-            )
+            await self._refund_rest(payment, cancellation_id, traceparent_or(event.traceparent))
 
-    async def _refund_rest(self, payment: Document, cancellation_id: str, traceparent: str | None) -> None:
+    async def _refund_rest(
+        self, payment: PaymentRecord, cancellation_id: str, traceparent: str | None
+    ) -> None:
         """Refunds what remains of the payment, once for this cancellation whoever asks."""
-        current: Document | None = payment
+        current: PaymentRecord | None = payment
         for _ in range(MAX_RETRIES):
-            if current is None or current["status"] not in REFUNDABLE:
+            if current is None or current.status not in REFUNDABLE:
                 return
-            if cancellation_id in current.get("appliedEvents", []):
+            if cancellation_id in current.applied_events:
                 return
-            remaining = current["amount"]["amount"] - current["refundedAmount"]
+            remaining = current.amount.amount - current.refunded_amount
             refunded = await self._record_refund(
                 current, remaining, "order_cancelled", traceparent, applied_event_id=cancellation_id
             )
             if refunded is not None:
                 return
-            current = await self._store.find_payment(payment["_id"])
-        raise Conflict(f"payment {payment['_id']} kept changing while refunding it")
+            current = await self._store.find_payment(payment.id)
+        raise Conflict(f"payment {payment.id} kept changing while refunding it")
 
     async def _record_refund(
         self,
-        payment: Document,
+        payment: PaymentRecord,
         amount: int,
         reason: str,
         traceparent: str | None,
         applied_event_id: str | None = None,
-    ) -> Document | None:
+    ) -> PaymentRecord | None:
         now = utcnow()
-        fully = payment["refundedAmount"] + amount == payment["amount"]["amount"]
+        fully = payment.refunded_amount + amount == payment.amount.amount
         updated = await self._store.record_refund(
             payment,
-            refund={"id": new_id(), "amount": amount, "reason": reason, "at": now},
+            refund=Refund(id=new_id(), amount=amount, reason=reason, at=now),
             status=PaymentStatus.REFUNDED if fully else PaymentStatus.PARTIALLY_REFUNDED,
             event=events.payment_refunded(payment, amount, traceparent),
             at=now,
@@ -371,22 +380,22 @@ class Payments:
         confirms those of captured ones (a crash between settling and confirming)."""
         stale_before = utcnow() - timedelta(seconds=self._settings.stale_payment_seconds)
         for payment in await self._store.pending_payments_older_than(stale_before):
-            order = (await self._store.orders_by_ids([payment["orderId"]])).get(payment["orderId"])
+            order = (await self._store.orders_by_ids([payment.order_id])).get(payment.order_id)
             if order is None:
                 continue
-            charge = await self._processor.lookup(payment["_id"])
+            charge = await self._processor.lookup(payment.id)
             # No record at the processor: the charge never reached it, nothing was taken.
             decline_reason = INTERRUPTED if charge is None else charge.decline_reason
-            log.warning("recovering interrupted payment %s", payment["_id"])
+            log.warning("recovering interrupted payment %s", payment.id)
             await self._settle(payment, order, decline_reason, traceparent=None)
         for order in await self._store.claims_older_than(stale_before):
-            holder = await self._store.find_payment(order["capturingPaymentId"])
-            if holder is None or holder["status"] == PaymentStatus.PENDING:
+            if order.capturing_payment_id is None:
+                continue
+            holder = await self._store.find_payment(order.capturing_payment_id)
+            if holder is None or holder.status == PaymentStatus.PENDING:
                 continue  # PENDING: settled by the loop above once it is stale
-            if holder["status"] == PaymentStatus.FAILED:
-                log.warning(
-                    "releasing the claim of failed payment %s on order %s", holder["_id"], order["_id"]
-                )
-                await self._store.release_order_claim(order["_id"], holder["_id"], utcnow())
+            if holder.status == PaymentStatus.FAILED:
+                log.warning("releasing the claim of failed payment %s on order %s", holder.id, order.id)
+                await self._store.release_order_claim(order.id, holder.id, utcnow())
             else:
-                await self._store.confirm_order_claim(order["_id"], holder["_id"], utcnow())
+                await self._store.confirm_order_claim(order.id, holder.id, utcnow())

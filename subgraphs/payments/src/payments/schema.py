@@ -9,12 +9,11 @@ from payments import processor
 from payments.context import Info
 from payments.loaders import PageKey
 from payments.rules import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
-from payments.store import CHARGED, PaymentStatus
+from payments.store import CHARGED, PaymentRecord, PaymentStatus
 from shopkit.auth import require_admin, require_owner, require_principal
 from shopkit.http import QueryLimits, schema_extensions
-from shopkit.mongo import Document
 from shopkit.pagination import Cursor, page_size
-from shopkit.types import Money, PageInfo, utc
+from shopkit.types import Money, PageInfo
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -42,11 +41,11 @@ class User:
         require_owner(info.context.principal(), str(self.id), "user's payment history")
         limit = page_size(DEFAULT_PAGE_SIZE if first is None else first)
         cursor = Cursor.decode(after) if after is not None else None
-        docs = await info.context.loaders.payment_page.load(PageKey(str(self.id), limit + 1, cursor))
-        nodes = [Payment.from_doc(doc) for doc in docs[:limit]]
+        found = await info.context.loaders.payment_page.load(PageKey(str(self.id), limit + 1, cursor))
+        nodes = [Payment.from_record(payment) for payment in found[:limit]]
         end_cursor = Cursor(created_at=nodes[-1].created_at, id=str(nodes[-1].id)).encode() if nodes else None
         return PaymentConnection(
-            nodes=nodes, page_info=PageInfo(has_next_page=len(docs) > limit, end_cursor=end_cursor)
+            nodes=nodes, page_info=PageInfo(has_next_page=len(found) > limit, end_cursor=end_cursor)
         )
 
     @classmethod
@@ -67,15 +66,15 @@ async def paid_of(root: "Order", info: Info) -> tuple[int, Money]:
     order_id = str(root.id)
     payments = await info.context.loaders.payments_by_order_id.load(order_id)
     for payment in payments:
-        require_owner(principal, payment["payerId"], "order")
-    paid = sum(p["amount"]["amount"] - p["refundedAmount"] for p in payments if p["status"] in CHARGED)
+        require_owner(principal, payment.payer_id, "order")
+    paid = sum(p.amount.amount - p.refunded_amount for p in payments if p.status in CHARGED)
     if root.total is not None:
         return paid, root.total
     order = await info.context.loaders.order_by_id.load(order_id)
     if order is None:
         raise order_not_known_yet(order_id)
-    require_owner(principal, order["customerId"], "order")
-    return paid, Money.from_doc(order["total"])
+    require_owner(principal, order.customer_id, "order")
+    return paid, Money(amount=order.total.amount, currency=order.total.currency)
 
 
 async def amount_paid(root: "Order", info: Info) -> Money:
@@ -97,12 +96,12 @@ class Order:
     @strawberry.field
     async def payments(self, info: Info) -> list["Payment"]:
         principal = require_principal(info.context.principal())
-        docs = await info.context.loaders.payments_by_order_id.load(str(self.id))
+        payments = await info.context.loaders.payments_by_order_id.load(str(self.id))
         # Only an order's customer pays it, so its payments say whose it is: no need
         # to read the projection (one lookup per order of a page, on FerretDB).
-        for doc in docs:
-            require_owner(principal, doc["payerId"], "order")
-        return [Payment.from_doc(doc) for doc in docs]
+        for payment in payments:
+            require_owner(principal, payment.payer_id, "order")
+        return [Payment.from_record(payment) for payment in payments]
 
     amount_paid: Money = strawberry.federation.field(
         resolver=amount_paid,
@@ -146,20 +145,20 @@ class Payment:
         return User(id=strawberry.ID(self.payer_id))
 
     @classmethod
-    def from_doc(cls, doc: Document) -> "Payment":
-        currency = doc["amount"]["currency"]
-        card = doc.get("card")
+    def from_record(cls, payment: PaymentRecord) -> "Payment":
+        currency = payment.amount.currency
+        card = payment.card
         return cls(
-            id=strawberry.ID(doc["_id"]),
-            amount=Money.from_doc(doc["amount"]),
-            status=PaymentStatus(doc["status"]),
-            card=CardSummary(brand=card["brand"], last4=card["last4"]) if card else None,
-            failure_reason=doc.get("failureReason"),
-            refunded_amount=Money(amount=doc["refundedAmount"], currency=currency),
-            created_at=utc(doc["createdAt"]),
-            updated_at=utc(doc["updatedAt"]),
-            order_id=doc["orderId"],
-            payer_id=doc["payerId"],
+            id=strawberry.ID(payment.id),
+            amount=Money(amount=payment.amount.amount, currency=currency),
+            status=payment.status,
+            card=CardSummary(brand=card.brand, last4=card.last4) if card else None,
+            failure_reason=payment.failure_reason,
+            refunded_amount=Money(amount=payment.refunded_amount, currency=currency),
+            created_at=payment.created_at,
+            updated_at=payment.updated_at,
+            order_id=payment.order_id,
+            payer_id=payment.payer_id,
         )
 
     @classmethod
@@ -169,11 +168,11 @@ class Payment:
 
 async def visible_payment(info: Info, payment_id: str) -> Payment | None:
     principal = require_principal(info.context.principal())
-    doc = await info.context.loaders.payment_by_id.load(payment_id)
-    if doc is None:
+    payment = await info.context.loaders.payment_by_id.load(payment_id)
+    if payment is None:
         return None
-    require_owner(principal, doc["payerId"], "payment")
-    return Payment.from_doc(doc)
+    require_owner(principal, payment.payer_id, "payment")
+    return Payment.from_record(payment)
 
 
 @strawberry.type
@@ -226,16 +225,16 @@ class Mutation:
             ),
             idempotency_key=check_idempotency_key(input.idempotency_key),
         )
-        doc = await info.context.payments.pay_order(payer, request, info.context.traceparent)
-        return Payment.from_doc(doc)
+        payment = await info.context.payments.pay_order(payer, request, info.context.traceparent)
+        return Payment.from_record(payment)
 
     @strawberry.mutation
     async def refund_payment(self, info: Info, id: strawberry.ID, amount: int | None = None) -> Payment:
         require_admin(info.context.principal())
-        doc = await info.context.payments.refund(
+        payment = await info.context.payments.refund(
             str(id), check_refund_amount(amount), info.context.traceparent
         )
-        return Payment.from_doc(doc)
+        return Payment.from_record(payment)
 
 
 def build_schema(limits: QueryLimits) -> strawberry.federation.Schema:

@@ -17,11 +17,16 @@ Collections:
 Every multi-step consistency rule rests on single-document conditional
 updates, written through `shopkit.mongo.MongoDB.writes_for` (docs/architecture.md,
 "The embedded store", limit 3); reads use its pool.
+
+Nothing outside this module sees a document: reads return the records below
+(`from_doc`), writes take them (`to_doc`), and the stored format is theirs.
 """
 
 import enum
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
@@ -32,6 +37,7 @@ from shopkit.history import Histories, History
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Document, MongoDB
 from shopkit.pagination import Cursor
+from shopkit.types import utc
 
 ORDER_OPEN = "OPEN"
 ORDER_CANCELLED = "CANCELLED"
@@ -72,6 +78,218 @@ PAYER_HISTORY = History(
     bucket_field="payerBucket",
     counter_prefix="payer",
 )
+
+
+# A postal address as stored: line1, line2 (or None), city, postalCode, country.
+StoredAddress = dict[str, str | None]
+
+
+def _utc_or_none(moment: datetime | None) -> datetime | None:
+    return None if moment is None else utc(moment)
+
+
+@dataclass(frozen=True)
+class Amount:
+    """Money: integer minor units of a currency."""
+
+    amount: int
+    currency: str
+
+    def to_doc(self) -> Document:
+        return {"amount": self.amount, "currency": self.currency}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "Amount":
+        return cls(amount=int(doc["amount"]), currency=str(doc["currency"]))
+
+
+@dataclass(frozen=True)
+class OrderProjection:
+    """Payments' own view of an order: what order.placed said, and whose payment may capture it."""
+
+    id: str
+    number: str
+    customer_id: str
+    total: Amount
+    shipping_address: StoredAddress
+    status: str  # ORDER_OPEN or ORDER_CANCELLED
+    capturing_payment_id: str | None
+    placed_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    applied_events: tuple[str, ...]
+    claimed_at: datetime | None = None  # set while the claim is in question
+    cancelled_at: datetime | None = None
+    cancel_event_id: str | None = None
+
+    def to_doc(self) -> Document:
+        doc: Document = {
+            "_id": self.id,
+            "number": self.number,
+            "customerId": self.customer_id,
+            "total": self.total.to_doc(),
+            "shippingAddress": dict(self.shipping_address),
+            "status": self.status,
+            "capturingPaymentId": self.capturing_payment_id,
+            "placedAt": self.placed_at,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "appliedEvents": list(self.applied_events),
+        }
+        if self.claimed_at is not None:
+            doc |= {"claimedAt": self.claimed_at, CLAIM_IN_QUESTION: True}
+        if self.cancelled_at is not None:
+            doc["cancelledAt"] = self.cancelled_at
+        if self.cancel_event_id is not None:
+            doc[CANCEL_EVENT_ID] = self.cancel_event_id
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "OrderProjection":
+        return cls(
+            id=doc["_id"],
+            number=doc["number"],
+            customer_id=doc["customerId"],
+            total=Amount.from_doc(doc["total"]),
+            shipping_address=dict(doc["shippingAddress"]),
+            status=doc["status"],
+            capturing_payment_id=doc.get("capturingPaymentId"),
+            placed_at=utc(doc["placedAt"]),
+            created_at=utc(doc["createdAt"]),
+            updated_at=utc(doc["updatedAt"]),
+            applied_events=tuple(doc.get("appliedEvents", [])),
+            claimed_at=_utc_or_none(doc.get("claimedAt")),
+            cancelled_at=_utc_or_none(doc.get("cancelledAt")),
+            cancel_event_id=doc.get(CANCEL_EVENT_ID),
+        )
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """`<payer>:<key>` → the payment the first request with that key created, and what it asked."""
+
+    id: str
+    payer_id: str
+    order_id: str
+    request_hash: str
+    payment_id: str
+    created_at: datetime
+
+    def to_doc(self) -> Document:
+        return {
+            "_id": self.id,
+            "payerId": self.payer_id,
+            "orderId": self.order_id,
+            "requestHash": self.request_hash,
+            "paymentId": self.payment_id,
+            "createdAt": self.created_at,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "IdempotencyKey":
+        return cls(
+            id=doc["_id"],
+            payer_id=doc["payerId"],
+            order_id=doc["orderId"],
+            request_hash=doc["requestHash"],
+            payment_id=doc["paymentId"],
+            created_at=utc(doc["createdAt"]),
+        )
+
+
+@dataclass(frozen=True)
+class CardRecord:
+    """All that is kept of a card: never its number."""
+
+    brand: str
+    last4: str
+
+    def to_doc(self) -> Document:
+        return {"brand": self.brand, "last4": self.last4}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "CardRecord":
+        return cls(brand=doc["brand"], last4=doc["last4"])
+
+
+@dataclass(frozen=True)
+class Refund:
+    id: str
+    amount: int  # minor units of the payment's currency
+    reason: str
+    at: datetime
+
+    def to_doc(self) -> Document:
+        return {"id": self.id, "amount": self.amount, "reason": self.reason, "at": self.at}
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "Refund":
+        return cls(id=doc["id"], amount=int(doc["amount"]), reason=doc["reason"], at=utc(doc["at"]))
+
+
+@dataclass(frozen=True)
+class PaymentRecord:
+    """A payment, without its place in its payer's history and its outbox."""
+
+    id: str
+    order_id: str
+    payer_id: str
+    amount: Amount
+    status: PaymentStatus
+    card: CardRecord | None
+    failure_reason: str | None
+    refunded_amount: int  # minor units of amount.currency
+    refunds: tuple[Refund, ...]
+    created_at: datetime
+    updated_at: datetime
+    applied_events: tuple[str, ...]
+    captured_at: datetime | None = None
+
+    def to_doc(self) -> Document:
+        doc: Document = {
+            "_id": self.id,
+            "orderId": self.order_id,
+            "payerId": self.payer_id,
+            "amount": self.amount.to_doc(),
+            "status": self.status.value,
+            "card": None if self.card is None else self.card.to_doc(),
+            "failureReason": self.failure_reason,
+            "refundedAmount": self.refunded_amount,
+            "refunds": [refund.to_doc() for refund in self.refunds],
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+            "appliedEvents": list(self.applied_events),
+        }
+        if self.captured_at is not None:
+            doc["capturedAt"] = self.captured_at
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> "PaymentRecord":
+        card = doc.get("card")
+        return cls(
+            id=doc["_id"],
+            order_id=doc["orderId"],
+            payer_id=doc["payerId"],
+            amount=Amount.from_doc(doc["amount"]),
+            status=PaymentStatus(doc["status"]),
+            card=None if card is None else CardRecord.from_doc(card),
+            failure_reason=doc.get("failureReason"),
+            refunded_amount=int(doc["refundedAmount"]),
+            refunds=tuple(Refund.from_doc(refund) for refund in doc.get("refunds", [])),
+            created_at=utc(doc["createdAt"]),
+            updated_at=utc(doc["updatedAt"]),
+            applied_events=tuple(doc.get("appliedEvents", [])),
+            captured_at=_utc_or_none(doc.get("capturedAt")),
+        )
+
+
+def _projection_or_none(doc: Document | None) -> OrderProjection | None:
+    return None if doc is None else OrderProjection.from_doc(doc)
+
+
+def _payment_or_none(doc: Document | None) -> PaymentRecord | None:
+    return None if doc is None else PaymentRecord.from_doc(doc)
 
 
 class PaymentStore:
@@ -115,14 +333,16 @@ class PaymentStore:
     # --- order projections -------------------------------------------------
 
     @store_call
-    async def record_order_placed(self, projection: Document) -> None:
+    async def record_order_placed(self, projection: OrderProjection) -> None:
         """Inserts the projection once; a redelivered order.placed changes nothing."""
-        await self._orders(projection["_id"]).update_one(
-            {"_id": projection["_id"]}, {"$setOnInsert": projection}, upsert=True
+        await self._orders(projection.id).update_one(
+            {"_id": projection.id}, {"$setOnInsert": projection.to_doc()}, upsert=True
         )
 
     @store_call
-    async def mark_order_cancelled(self, order_id: str, event_id: str, at: datetime) -> Document | None:
+    async def mark_order_cancelled(
+        self, order_id: str, event_id: str, at: datetime
+    ) -> OrderProjection | None:
         """Marks the projection CANCELLED; returns it (None when order.placed has not arrived).
 
         `cancelEventId` keys the refunds the cancellation causes, whichever path
@@ -142,13 +362,13 @@ class PaymentStore:
             return_document=ReturnDocument.AFTER,
         )
         if updated is not None:
-            return updated
-        existing: Document | None = await self._read_orders.find_one({"_id": order_id})
-        return existing
+            return OrderProjection.from_doc(updated)
+        return _projection_or_none(await self._read_orders.find_one({"_id": order_id}))
 
     @store_call
-    async def orders_by_ids(self, order_ids: Iterable[str]) -> dict[str, Document]:
-        return await self._mongo.find_by_ids(self._read_orders, order_ids)
+    async def orders_by_ids(self, order_ids: Iterable[str]) -> dict[str, OrderProjection]:
+        found = await self._mongo.find_by_ids(self._read_orders, order_ids)
+        return {order_id: OrderProjection.from_doc(doc) for order_id, doc in found.items()}
 
     @store_call
     async def claim_order(self, order_id: str, payment_id: str, at: datetime) -> bool:
@@ -178,41 +398,45 @@ class PaymentStore:
         )
 
     @store_call
-    async def confirm_order_claim(self, order_id: str, payment_id: str, at: datetime) -> Document | None:
+    async def confirm_order_claim(
+        self, order_id: str, payment_id: str, at: datetime
+    ) -> OrderProjection | None:
         """Marks the claim settled (its payment captured): recovery no longer looks at it.
 
         Returns the projection as it is now (None if the payment no longer holds the claim).
         """
-        confirmed: Document | None = await self._orders(order_id).find_one_and_update(
+        confirmed = await self._orders(order_id).find_one_and_update(
             {"_id": order_id, "capturingPaymentId": payment_id},
             {"$set": {"updatedAt": at}, "$unset": {"claimedAt": "", CLAIM_IN_QUESTION: ""}},
             return_document=ReturnDocument.AFTER,
         )
-        return confirmed
+        return _projection_or_none(confirmed)
 
     @store_call
-    async def claims_older_than(self, moment: datetime) -> list[Document]:
+    async def claims_older_than(self, moment: datetime) -> list[OrderProjection]:
         """Claims taken before `moment` and never confirmed nor released: their payment is in question."""
         cursor = self._read_orders.find({CLAIM_IN_QUESTION: True, "claimedAt": {"$lt": moment}})
-        return [doc async for doc in cursor]
+        return [OrderProjection.from_doc(doc) async for doc in cursor]
 
     # --- idempotency keys ---------------------------------------------------
 
     @store_call
-    async def reserve_idempotency_key(self, record: Document) -> Document | None:
+    async def reserve_idempotency_key(self, record: IdempotencyKey) -> IdempotencyKey | None:
         """Stores the record; returns None if it is new, else the record already there."""
         try:
-            await self._keys(record["_id"]).insert_one(record)
+            await self._keys(record.id).insert_one(record.to_doc())
         except DuplicateKeyError:
-            existing: Document | None = await self._read_keys.find_one({"_id": record["_id"]})
+            existing = await self._read_keys.find_one({"_id": record.id})
             # Gone again means the first request was refused and released the key.
-            return existing if existing is not None else await self.reserve_idempotency_key(record)
+            if existing is None:
+                return await self.reserve_idempotency_key(record)
+            return IdempotencyKey.from_doc(existing)
         return None
 
     @store_call
-    async def find_idempotency_key(self, key_id: str) -> Document | None:
-        record: Document | None = await self._read_keys.find_one({"_id": key_id})
-        return record
+    async def find_idempotency_key(self, key_id: str) -> IdempotencyKey | None:
+        record = await self._read_keys.find_one({"_id": key_id})
+        return None if record is None else IdempotencyKey.from_doc(record)
 
     @store_call
     async def release_idempotency_key(self, key_id: str, payment_id: str) -> None:
@@ -227,10 +451,10 @@ class PaymentStore:
     # --- payments -----------------------------------------------------------
 
     @store_call
-    async def insert_payment(self, payment: Document) -> None:
+    async def insert_payment(self, payment: PaymentRecord) -> None:
         """Stores a new payment, last in its payer's history."""
-        position = await self._histories.next_position(payment["payerId"])
-        await self._payments(payment["_id"]).insert_one({**payment, **position})
+        position = await self._histories.next_position(payment.payer_id)
+        await self._payments(payment.id).insert_one({**payment.to_doc(), **position})
 
     @store_call
     async def delete_pending_payment(self, payment_id: str) -> None:
@@ -238,78 +462,92 @@ class PaymentStore:
         await self._payments(payment_id).delete_one({"_id": payment_id, "status": PaymentStatus.PENDING})
 
     @store_call
-    async def settle_payment(self, payment_id: str, changes: Document, event: Event) -> Document | None:
-        """Moves a PENDING payment to its outcome, with the outcome's event, in one write."""
-        settled: Document | None = await self._payments(payment_id).find_one_and_update(
+    async def settle_payment(
+        self, payment_id: str, event: Event, *, at: datetime, decline_reason: str | None
+    ) -> PaymentRecord | None:
+        """Moves a PENDING payment to its outcome, with the outcome's event, in one write.
+
+        CAPTURED when `decline_reason` is None, else FAILED for that reason.
+        """
+        changes: dict[str, Any] = (
+            {"status": PaymentStatus.CAPTURED.value, "capturedAt": at, "updatedAt": at}
+            if decline_reason is None
+            else {"status": PaymentStatus.FAILED.value, "failureReason": decline_reason, "updatedAt": at}
+        )
+        settled = await self._payments(payment_id).find_one_and_update(
             {"_id": payment_id, "status": PaymentStatus.PENDING},
             {"$set": {**changes, **outbox_flag()}, "$push": {**outbox_push(event)}},
             return_document=ReturnDocument.AFTER,
         )
-        if settled is not None:
-            self._outbox_written(payment_id)
-        return settled
+        if settled is None:
+            return None
+        self._outbox_written(payment_id)
+        return PaymentRecord.from_doc(settled)
 
     @store_call
     async def record_refund(
         self,
-        payment: Document,
+        payment: PaymentRecord,
         *,
-        refund: Document,
-        status: str,
+        refund: Refund,
+        status: PaymentStatus,
         event: Event,
         at: datetime,
         applied_event_id: str | None = None,
-    ) -> Document | None:
+    ) -> PaymentRecord | None:
         """Adds a refund to the payment as read; None if the payment changed meanwhile.
 
         The filter pins `refundedAmount` and `status` to the values the refund
         was computed from, so concurrent refunds can never together exceed the
         captured amount: the loser re-reads and recomputes.
         """
-        guard: Document = {
-            "_id": payment["_id"],
-            "status": payment["status"],
-            "refundedAmount": payment["refundedAmount"],
+        guard: dict[str, Any] = {
+            "_id": payment.id,
+            "status": payment.status.value,
+            "refundedAmount": payment.refunded_amount,
         }
-        push: Document = {"refunds": refund, **outbox_push(event)}
+        push: dict[str, Any] = {"refunds": refund.to_doc(), **outbox_push(event)}
         if applied_event_id is not None:
             guard["appliedEvents"] = {"$ne": applied_event_id}
             push["appliedEvents"] = applied_event_id
-        updated: Document | None = await self._payments(payment["_id"]).find_one_and_update(
+        updated = await self._payments(payment.id).find_one_and_update(
             guard,
             {
-                "$set": {"status": status, "updatedAt": at, **outbox_flag()},
-                "$inc": {"refundedAmount": refund["amount"]},
+                "$set": {"status": status.value, "updatedAt": at, **outbox_flag()},
+                "$inc": {"refundedAmount": refund.amount},
                 "$push": push,
             },
             return_document=ReturnDocument.AFTER,
         )
-        if updated is not None:
-            self._outbox_written(payment["_id"])
-        return updated
+        if updated is None:
+            return None
+        self._outbox_written(payment.id)
+        return PaymentRecord.from_doc(updated)
 
     @store_call
-    async def find_payment(self, payment_id: str) -> Document | None:
-        payment: Document | None = await self._read_payments.find_one({"_id": payment_id})
-        return payment
+    async def find_payment(self, payment_id: str) -> PaymentRecord | None:
+        return _payment_or_none(await self._read_payments.find_one({"_id": payment_id}))
 
     @store_call
-    async def payments_by_ids(self, payment_ids: Iterable[str]) -> dict[str, Document]:
-        return await self._mongo.find_by_ids(self._read_payments, payment_ids)
+    async def payments_by_ids(self, payment_ids: Iterable[str]) -> dict[str, PaymentRecord]:
+        found = await self._mongo.find_by_ids(self._read_payments, payment_ids)
+        return {payment_id: PaymentRecord.from_doc(doc) for payment_id, doc in found.items()}
 
     @store_call
-    async def payments_by_order_ids(self, order_ids: Iterable[str]) -> dict[str, list[Document]]:
+    async def payments_by_order_ids(self, order_ids: Iterable[str]) -> dict[str, list[PaymentRecord]]:
         """Every payment of each order, oldest first."""
-        return await self._mongo.find_grouped(self._read_payments, "orderId", order_ids, sort=OLDEST_FIRST)
+        found = await self._mongo.find_grouped(self._read_payments, "orderId", order_ids, sort=OLDEST_FIRST)
+        return {order_id: [PaymentRecord.from_doc(doc) for doc in docs] for order_id, docs in found.items()}
 
     @store_call
     async def payment_pages(
         self, payer_ids: list[str], limit: int, after: Cursor | None
-    ) -> dict[str, list[Document]]:
+    ) -> dict[str, list[PaymentRecord]]:
         """Up to `limit` payments per payer, newest first, made before the cursor's payment."""
-        return await self._histories.pages(payer_ids, limit, after.id if after else None)
+        pages = await self._histories.pages(payer_ids, limit, after.id if after else None)
+        return {payer_id: [PaymentRecord.from_doc(doc) for doc in page] for payer_id, page in pages.items()}
 
     @store_call
-    async def pending_payments_older_than(self, moment: datetime) -> list[Document]:
+    async def pending_payments_older_than(self, moment: datetime) -> list[PaymentRecord]:
         cursor = self._read_payments.find({"status": PaymentStatus.PENDING, "createdAt": {"$lt": moment}})
-        return [doc async for doc in cursor]
+        return [PaymentRecord.from_doc(doc) async for doc in cursor]
