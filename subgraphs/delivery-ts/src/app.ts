@@ -4,13 +4,14 @@ import type { Server } from "node:http";
 
 import { ApolloServer, type ApolloServerPlugin } from "@apollo/server";
 import { ApolloServerPluginInlineTraceDisabled } from "@apollo/server/plugin/disabled";
+import type { Tracer } from "@opentelemetry/api";
 import { Redis } from "ioredis";
 
 import { TokenVerifier } from "./auth.js";
 import type { Settings } from "./config.js";
 import { authenticate, makeContext, type Context } from "./context.js";
 import { maskErrors } from "./errors.js";
-import { EventHandlers, OutboxRelay, consumer } from "./events.js";
+import { EventHandlers, OutboxRelay, SERVICE, consumer } from "./events.js";
 import { createHttpServer, runChecks } from "./http.js";
 import { loadAssets } from "./explorer.js";
 import { aliasLimit, depthLimit } from "./limits.js";
@@ -18,6 +19,7 @@ import { Probes, readinessReadings } from "./probes.js";
 import { buildSchema } from "./schema.js";
 import { DeliveryStore } from "./store.js";
 import { Supervisor } from "./supervisor.js";
+import { traceRedis, tracingFor } from "./tracing.js";
 
 const READY_TIMEOUT_MS = 1000;
 
@@ -28,16 +30,18 @@ export interface App {
 
 export async function createApp(settings: Settings): Promise<App> {
   const explorerAssets = await loadAssets();
-  const storeRedis = connect(settings.redisUrl);
-  const eventsRedis = connect(settings.eventsRedisUrl);
-  const consumerRedis = eventsRedis.duplicate(); // XREADGROUP blocks its connection
+  const tracing = await tracingFor(SERVICE, settings.tracingEndpoint);
+  const tracer = tracing?.tracer ?? null;
+  const storeRedis = connect(settings.redisUrl, tracer);
+  const eventsRedis = connect(settings.eventsRedisUrl, tracer);
+  const consumerRedis = eventsRedis.duplicate(); // XREADGROUP blocks its connection (traced as its original)
   const store = new DeliveryStore(storeRedis);
   const probes = new Probes();
   const relay = new OutboxRelay(store, eventsRedis, probes, settings.outboxSweepMs);
   const handlers = new EventHandlers(store, relay.notify);
   const workers = new Supervisor({
     "delivery-outbox-relay": (signal) => relay.run(signal),
-    "delivery-consumer": (signal) => consumer(consumerRedis, handlers).run(signal),
+    "delivery-consumer": (signal) => consumer(consumerRedis, handlers, tracer).run(signal),
   });
   const verifier = new TokenVerifier(settings.jwksUrl);
 
@@ -67,6 +71,7 @@ export async function createApp(settings: Settings): Promise<App> {
     context: async (request) =>
       makeContext(request.headers, await authenticate(request.headers, verifier), store, relay.notify),
     readiness,
+    tracer,
   });
 
   return {
@@ -77,6 +82,7 @@ export async function createApp(settings: Settings): Promise<App> {
       await apollo.stop();
       await store.close();
       await Promise.all([storeRedis, eventsRedis, consumerRedis].map((client) => client.quit().catch(() => undefined)));
+      await tracing?.shutdown().catch(() => undefined);
     },
   };
 }
@@ -96,8 +102,10 @@ const requestErrorsWithStatus200: ApolloServerPlugin<Context> = {
   },
 };
 
-function connect(url: string): Redis {
-  return new Redis(url, { connectTimeout: 3000, maxRetriesPerRequest: 2 });
+/** A client for `url`; with a `tracer`, its commands and transactions (and its duplicates') are traced. */
+function connect(url: string, tracer: Tracer | null): Redis {
+  const redis = new Redis(url, { connectTimeout: 3000, maxRetriesPerRequest: 2 });
+  return tracer === null ? redis : traceRedis(redis, tracer);
 }
 
 async function isReady(redis: Redis): Promise<boolean> {

@@ -12,6 +12,8 @@ export interface Settings {
   readonly maxTokens: number;
   /** How often the outbox relay sweeps for events a crashed process left (OUTBOX_SWEEP_SECONDS). */
   readonly outboxSweepMs: number;
+  /** The OTLP/HTTP base URL spans are exported to (e.g. http://127.0.0.1:4318); null: no tracing. */
+  readonly tracingEndpoint: string | null;
 }
 
 export const DEFAULT_PORT = 4004;
@@ -27,6 +29,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     maxAliases: integer(env, "GRAPHQL_MAX_ALIASES", 30),
     maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 4000),
     outboxSweepMs: seconds(env, "OUTBOX_SWEEP_SECONDS", 30) * 1000,
+    tracingEndpoint: env["TRACING_ENDPOINT"] || null,
   };
 }
 

@@ -6,6 +6,7 @@ import type { Principal, TokenVerifier } from "./auth.js";
 import { ShopError } from "./errors.js";
 import { Loaders } from "./loaders.js";
 import type { DeliveryStore } from "./store.js";
+import { traceparentOr } from "./tracing.js";
 
 /**
  * The caller, resolved once per request. A bad token does not fail the whole request: it
@@ -27,7 +28,7 @@ export interface Context {
   readonly auth: RequestAuth;
   readonly loaders: Loaders;
   readonly store: DeliveryStore;
-  /** The W3C trace context the router propagated, carried on into events. */
+  /** The W3C trace context carried on into events: the request's span when traced (tracing.ts), else the one the router propagated. */
   readonly traceparent: string | null;
   /** Wakes the outbox relay after a mutation wrote an event. */
   readonly outboxWritten: () => void;
@@ -53,7 +54,7 @@ export function makeContext(
     auth,
     loaders: new Loaders(store),
     store,
-    traceparent: typeof traceparent === "string" ? traceparent : null,
+    traceparent: traceparentOr(typeof traceparent === "string" ? traceparent : null),
     outboxWritten,
   };
 }

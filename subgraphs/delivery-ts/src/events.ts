@@ -9,6 +9,7 @@
 // - order.cancelled (orders) leaves a tombstone and cancels a SCHEDULED delivery.
 // Other event types on those streams are not ours and are acknowledged untouched.
 
+import type { Tracer } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 
 import { envelopeFromJson, envelopeToJson, newEnvelope, newId, streamFor, type Envelope } from "./envelope.js";
@@ -21,6 +22,7 @@ import { OUTBOX_KEY, type DeliveryStore, type StatusChange } from "./store.js";
 import { EVENT_FIELD, StreamConsumer, deadLetterStream, defaultConsumerName } from "./streams.js";
 import { sleep } from "./supervisor.js";
 import { formatInstant, now, type Instant } from "./times.js";
+import { traceparentOr } from "./tracing.js";
 
 const log = logger("events");
 
@@ -91,22 +93,23 @@ export class EventHandlers {
   private async paymentCaptured(event: Envelope): Promise<void> {
     const orderId = text(event.data, "orderId");
     const [delivery, firstEntry] = newDelivery(orderId, text(event.data, "customerId"), address(event.data["shippingAddress"]), now());
-    const created = await this.store.createDelivery(delivery, firstEntry, deliveryScheduled(delivery, event.traceparent), event.id);
+    const created = await this.store.createDelivery(delivery, firstEntry, deliveryScheduled(delivery, traceparentOr(event.traceparent)), event.id);
     if (created) this.outboxWritten();
     else log.info(`payment.captured ${event.id} for order ${orderId}: no new delivery`);
   }
 
   private async orderCancelled(event: Envelope): Promise<void> {
     const orderId = text(event.data, "orderId");
+    const traceparent = traceparentOr(event.traceparent);
     const change = await this.store.cancelForOrder(orderId, formatInstant(now()), event.id, (change) =>
-      deliveryStatusChanged(change, event.traceparent),
+      deliveryStatusChanged(change, traceparent),
     );
     if (change !== null) this.outboxWritten();
   }
 }
 
-export function consumer(connection: Redis, handlers: EventHandlers): StreamConsumer {
-  return new StreamConsumer(connection, SERVICE, defaultConsumerName(SERVICE), CONSUMED_STREAMS, handlers.handle);
+export function consumer(connection: Redis, handlers: EventHandlers, tracer: Tracer | null): StreamConsumer {
+  return new StreamConsumer(connection, SERVICE, defaultConsumerName(SERVICE), CONSUMED_STREAMS, handlers.handle, tracer);
 }
 
 function text(data: Record<string, unknown>, field: string): string {

@@ -4,13 +4,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 
 import { HeaderMap, type ApolloServer } from "@apollo/server";
+import type { Tracer } from "@opentelemetry/api";
 
 import type { Context } from "./context.js";
 import { ASSETS_PATH, graphiqlPage, type Asset } from "./explorer.js";
 import { registry } from "./metrics.js";
 import type { Probes } from "./probes.js";
+import { serving } from "./tracing.js";
 
 const MAX_BODY_BYTES = 1_000_000;
+/** The platform's polling (probes, scrapes), not anyone's request: no spans. */
+const UNTRACED_PATHS: ReadonlySet<string> = new Set(["/health/live", "/health/ready", "/metrics"]);
 
 export type ReadinessCheck = () => Promise<boolean>;
 
@@ -21,14 +25,31 @@ export interface HttpOptions {
   readonly explorerAssets: ReadonlyMap<string, Asset>;
   /** Read at each scrape of /metrics, after the process's own metrics. */
   readonly probes: Probes;
+  /** With one, every request but probes and scrapes is a SERVER span (tracing.ts). */
+  readonly tracer: Tracer | null;
 }
 
 export function createHttpServer(options: HttpOptions): Server {
-  return createServer((request, response) => {
+  const handle = (request: IncomingMessage, response: ServerResponse): Promise<void> =>
     route(options, request, response).catch((error: unknown) => {
       if (!response.headersSent) send(response, 500, "text/plain", `Internal server error.\n`);
       else response.destroy(error instanceof Error ? error : undefined);
     });
+  const { tracer } = options;
+  return createServer((request, response) => {
+    const path = tracer === null ? null : pathOf(request);
+    if (tracer === null || path === null || UNTRACED_PATHS.has(path)) {
+      void handle(request, response);
+      return;
+    }
+    const traced = {
+      method: request.method ?? "GET",
+      path,
+      traceparent: single(request.headers.traceparent),
+      tracestate: single(request.headers.tracestate),
+      status: () => response.statusCode,
+    };
+    void serving(tracer, traced, () => handle(request, response)).catch(() => undefined);
   });
 }
 
@@ -113,6 +134,19 @@ function readBody(request: IncomingMessage): Promise<string> {
     request.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
     request.on("error", reject);
   });
+}
+
+/** The request's path; null when its target is no URL (route() answers it, untraced). */
+function pathOf(request: IncomingMessage): string | null {
+  try {
+    return new URL(request.url ?? "/", "http://delivery").pathname;
+  } catch {
+    return null;
+  }
+}
+
+function single(value: string | string[] | undefined): string | null {
+  return typeof value === "string" ? value : null;
 }
 
 function sendJson(response: ServerResponse, status: number, body: unknown): void {

@@ -6,16 +6,20 @@
 // - an entry pending on a consumer that died is claimed once it has been idle for 15 s;
 // - after 20 deliveries an entry goes to `<stream>.dead.<group>` with the reason and is
 //   acknowledged, as is an entry that holds no readable event, at once.
+// With a tracer, each attempt at an event is a span continuing the trace of the event's
+// `traceparent` (tracing.ts, `consuming`).
 // The entries of one read are handled concurrently by order, each order's in stream order.
 
 import { hostname } from "node:os";
 
+import type { Tracer } from "@opentelemetry/api";
 import type { Redis } from "ioredis";
 
 import { envelopeFromJson, type Envelope } from "./envelope.js";
 import { logger } from "./log.js";
 import { eventsHandled } from "./metrics.js";
 import { sleep } from "./supervisor.js";
+import { consuming, recordFailure } from "./tracing.js";
 
 const log = logger("streams");
 
@@ -48,6 +52,7 @@ export class StreamConsumer {
     private readonly consumer: string,
     private readonly streams: readonly string[],
     private readonly handler: Handler,
+    private readonly tracer: Tracer | null = null,
   ) {}
 
   /** Consumes until the signal aborts; survives Redis outages by retrying. */
@@ -139,15 +144,19 @@ export class StreamConsumer {
   }
 
   private async handle(stream: string, entryId: string, event: Envelope, attempts: number): Promise<void> {
-    try {
-      await this.handler(event);
-    } catch (error) {
-      eventsHandled.inc({ stream, type: event.type, outcome: "failed" });
-      log.error(`handling ${event.type} ${event.id} failed (attempt ${attempts}); it stays pending`, error);
-      return;
-    }
-    await this.redis.xack(stream, this.group, entryId);
-    eventsHandled.inc({ stream, type: event.type, outcome: "ok" });
+    const consumed = { eventType: event.type, eventId: event.id, traceparent: event.traceparent, stream, group: this.group };
+    await consuming(this.tracer, consumed, async () => {
+      try {
+        await this.handler(event);
+      } catch (error) {
+        eventsHandled.inc({ stream, type: event.type, outcome: "failed" });
+        log.error(`handling ${event.type} ${event.id} failed (attempt ${attempts}); it stays pending`, error);
+        recordFailure(error);
+        return;
+      }
+      await this.redis.xack(stream, this.group, entryId);
+      eventsHandled.inc({ stream, type: event.type, outcome: "ok" });
+    });
   }
 
   private async deadLetter(stream: string, entryId: string, fields: Fields, attempts: number, reason: string): Promise<void> {
