@@ -32,9 +32,10 @@ import asyncpg
 from bench.config import Settings
 from bench.vegeta import percentile
 from orders import rules
-from orders.store import Amount, OrderLine, OrderRecord, OrderStatus, OrderStore
+from orders.store import OrderLine, OrderRecord, OrderStatus, OrderStore
 from shopkit.ferretdb import collection_tables
 from shopkit.mongo import MongoDB
+from shopkit.records import Amount
 
 DATABASE = "bench_store_probe"
 CUSTOMERS = 1000

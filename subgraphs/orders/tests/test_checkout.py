@@ -3,8 +3,9 @@
 import pytest
 
 from orders.rules import Line, merge_lines, order_number, price
-from orders.store import Amount, ProductRecord
+from orders.store import ProductRecord
 from shopkit.errors import BadUserInput
+from shopkit.records import Amount
 
 CATALOG = {
     "MUG": ProductRecord(sku="MUG", name="Mug", price=Amount(amount=1450, currency="USD")),

@@ -5,9 +5,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from orders.rules import CANCELLABLE, PricedOrder, new_order
-from orders.store import CUSTOMER_HISTORY, Amount, HistoryEntry, OrderStatus, OrderStore
+from orders.store import CUSTOMER_HISTORY, HistoryEntry, OrderStatus, OrderStore
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
+from shopkit.records import Amount
 from shopkit.testing import (
     EmbeddedStore,
     QueryPlans,

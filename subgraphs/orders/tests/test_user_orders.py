@@ -11,8 +11,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from orders import rules
 from orders.config import Settings
-from orders.store import CUSTOMER_HISTORY, POSITIONS_MIGRATION, Amount, OrderStore
+from orders.store import CUSTOMER_HISTORY, POSITIONS_MIGRATION, OrderStore
 from shopkit.mongo import Document, MongoDB
+from shopkit.records import Amount
 
 USER_ORDERS = """
 query UserOrders($representations: [_Any!]!, $first: Int, $after: String) {

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from conftest import Shop
 
 from payments.config import Settings
-from payments.store import PAYER_HISTORY, Amount, PaymentRecord, PaymentStatus, PaymentStore
+from payments.store import PAYER_HISTORY, PaymentRecord, PaymentStatus, PaymentStore
 from shopkit.mongo import MongoDB
 from shopkit.pagination import Cursor
+from shopkit.records import Amount
 
 START = datetime(2026, 11, 1, tzinfo=UTC)
 

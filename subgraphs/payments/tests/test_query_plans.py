@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from payments.store import (
     ORDER_OPEN,
     PAYER_HISTORY,
-    Amount,
     IdempotencyKey,
     OrderProjection,
     PaymentRecord,
@@ -15,6 +14,7 @@ from payments.store import (
 )
 from shopkit.events.envelope import Event
 from shopkit.pagination import Cursor
+from shopkit.records import Amount
 from shopkit.testing import (
     EmbeddedStore,
     QueryPlans,

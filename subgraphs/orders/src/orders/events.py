@@ -15,8 +15,9 @@ from typing import Any
 
 from orders.config import SERVICE
 from orders.rules import NotYetApplicable, status_after
-from orders.store import Amount, HistoryEntry, OrderRecord, OrderStore, utc_now
+from orders.store import HistoryEntry, OrderRecord, OrderStore, utc_now
 from shopkit.events.envelope import Event, stream_for
+from shopkit.records import Amount
 
 log = logging.getLogger(__name__)
 

@@ -24,16 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from orders.store import (
-    Amount,
-    HistoryEntry,
-    OrderLine,
-    OrderRecord,
-    OrderStatus,
-    ProductRecord,
-    StoredAddress,
-)
+from orders.store import HistoryEntry, OrderLine, OrderRecord, OrderStatus, ProductRecord
 from shopkit.errors import BadUserInput, Conflict
+from shopkit.records import Amount, StoredAddress
 
 CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED, OrderStatus.PAID})
 AWAITING_PAYMENT = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED})

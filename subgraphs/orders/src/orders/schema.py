@@ -8,19 +8,12 @@ import strawberry
 from orders import events, rules
 from orders.context import Info
 from orders.loaders import OrdersPageKey
-from orders.store import (
-    Amount,
-    HistoryEntry,
-    OrderLine,
-    OrderRecord,
-    OrderStatus,
-    ProductRecord,
-    utc_now,
-)
+from orders.store import HistoryEntry, OrderLine, OrderRecord, OrderStatus, ProductRecord, utc_now
 from shopkit.auth import require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.pagination import Cursor, page_size
+from shopkit.records import Amount
 from shopkit.types import Address, AddressInput, Money, PageInfo
 
 DEFAULT_PAGE_SIZE = 20

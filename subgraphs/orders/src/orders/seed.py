@@ -2,7 +2,8 @@
 
 from typing import NamedTuple
 
-from orders.store import Amount, OrderStore, ProductRecord
+from orders.store import OrderStore, ProductRecord
+from shopkit.records import Amount
 
 CURRENCY = "USD"
 

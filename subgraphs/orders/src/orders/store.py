@@ -41,6 +41,7 @@ from shopkit.history import Histories, History, reserve
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Database, Document, MongoDB
 from shopkit.pagination import Cursor
+from shopkit.records import Amount, StoredAddress
 from shopkit.types import utc
 
 log = logging.getLogger(__name__)
@@ -76,26 +77,6 @@ class OrderStatus(enum.Enum):
     DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
     PAYMENT_FAILED = "PAYMENT_FAILED"
-
-
-# A postal address as stored: line1, line2 (or None), city, postalCode, country
-# (shopkit.types.AddressInput.to_doc checks it, shopkit.types.Address shows it).
-StoredAddress = dict[str, str | None]
-
-
-@dataclass(frozen=True)
-class Amount:
-    """Money: integer minor units of a currency."""
-
-    amount: int
-    currency: str
-
-    def to_doc(self) -> Document:
-        return {"amount": self.amount, "currency": self.currency}
-
-    @classmethod
-    def from_doc(cls, doc: Document) -> "Amount":
-        return cls(amount=int(doc["amount"]), currency=str(doc["currency"]))
 
 
 @dataclass(frozen=True)

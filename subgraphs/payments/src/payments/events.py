@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from payments.config import SERVICE
-from payments.store import ORDER_OPEN, Amount, OrderProjection, PaymentRecord, PaymentStore
+from payments.store import ORDER_OPEN, OrderProjection, PaymentRecord, PaymentStore
 from shopkit.events.envelope import Event, stream_for
+from shopkit.records import Amount
 
 log = logging.getLogger(__name__)
 

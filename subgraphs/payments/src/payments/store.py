@@ -37,6 +37,7 @@ from shopkit.history import Histories, History
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Document, MongoDB
 from shopkit.pagination import Cursor
+from shopkit.records import Amount, StoredAddress
 from shopkit.types import utc
 
 ORDER_OPEN = "OPEN"
@@ -80,27 +81,8 @@ PAYER_HISTORY = History(
 )
 
 
-# A postal address as stored: line1, line2 (or None), city, postalCode, country.
-StoredAddress = dict[str, str | None]
-
-
 def _utc_or_none(moment: datetime | None) -> datetime | None:
     return None if moment is None else utc(moment)
-
-
-@dataclass(frozen=True)
-class Amount:
-    """Money: integer minor units of a currency."""
-
-    amount: int
-    currency: str
-
-    def to_doc(self) -> Document:
-        return {"amount": self.amount, "currency": self.currency}
-
-    @classmethod
-    def from_doc(cls, doc: Document) -> "Amount":
-        return cls(amount=int(doc["amount"]), currency=str(doc["currency"]))
 
 
 @dataclass(frozen=True)
