@@ -4,10 +4,14 @@ for a store that cannot be reached, and nothing but "Internal server error." for
 from typing import Any
 
 import strawberry
-from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
+from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from shopkit.errors import BadUserInput, MaskInternalErrors
+
+
+def ferretdb_reply(message: str) -> dict[str, Any]:
+    return {"ok": 0.0, "errmsg": message, "code": 1, "codeName": "InternalError"}
 
 
 @strawberry.type
@@ -23,6 +27,17 @@ class Query:
     @strawberry.field
     def mongo_unselectable(self) -> str:
         raise ServerSelectionTimeoutError("127.0.0.1:27017: [Errno 111] Connection refused")
+
+    @strawberry.field
+    def ferretdb_shutting_down(self) -> str:
+        # What FerretDB 1.24 answered an in-flight insert with while it stopped (seen in CI).
+        message = "[msg_insert.go:168 handler.(*Handler).MsgInsert] context canceled"
+        raise OperationFailure(message, 1, ferretdb_reply(message))
+
+    @strawberry.field
+    def ferretdb_other_internal_error(self) -> str:
+        message = "[msg_insert.go:168 handler.(*Handler).MsgInsert] unexpected end of JSON input"
+        raise OperationFailure(message, 1, ferretdb_reply(message))
 
     @strawberry.field
     def redis_down(self) -> str:
@@ -51,7 +66,7 @@ def test_a_shop_error_keeps_its_message_code_and_details() -> None:
 
 
 def test_an_unreachable_store_is_a_retryable_service_unavailable_without_its_address() -> None:
-    for field in ("mongoPoolPaused", "mongoUnselectable", "redisDown"):
+    for field in ("mongoPoolPaused", "mongoUnselectable", "ferretdbShuttingDown", "redisDown"):
         error = error_of(field)
 
         assert error["extensions"] == {
@@ -65,7 +80,8 @@ def test_an_unreachable_store_is_a_retryable_service_unavailable_without_its_add
 
 
 def test_anything_else_is_an_internal_error_without_detail() -> None:
-    error = error_of("bug")
+    for field in ("bug", "ferretdbOtherInternalError"):
+        error = error_of(field)
 
-    assert error["message"] == "Internal server error."
-    assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}
+        assert error["message"] == "Internal server error."
+        assert error["extensions"] == {"code": "INTERNAL_SERVER_ERROR"}

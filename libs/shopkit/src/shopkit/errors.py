@@ -3,8 +3,9 @@
 Every error a resolver raises on purpose is a `ShopError` carrying an
 `extensions.code` that clients can branch on. A store that cannot be reached
 (restarting, failing over, out of connections) reaches the client as
-SERVICE_UNAVAILABLE with `retryable: true`. Anything else is a bug and reaches
-the client as "Internal server error." without detail.
+SERVICE_UNAVAILABLE with `retryable: true`, and so does a command FerretDB
+cancelled as it shut down (`shopkit.ferretdb.is_shutdown_refusal`). Anything
+else is a bug and reaches the client as "Internal server error." without detail.
 """
 
 from typing import Any
@@ -15,8 +16,15 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from strawberry.extensions import MaskErrors
 
+from shopkit.ferretdb import is_shutdown_refusal
+
 STORE_UNREACHABLE = (ConnectionFailure, RedisConnectionError, RedisTimeoutError)
 STORE_RETRY_AFTER_SECONDS = 1
+
+
+def is_store_unreachable(error: BaseException | None) -> bool:
+    """The store went away under this operation: retrying once it is back may succeed."""
+    return error is not None and (isinstance(error, STORE_UNREACHABLE) or is_shutdown_refusal(error))
 
 
 class ShopError(Exception):
@@ -84,7 +92,7 @@ class MaskInternalErrors(MaskErrors):
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
-        if isinstance(error.original_error, STORE_UNREACHABLE):
+        if is_store_unreachable(error.original_error):
             masked.message = "A store this operation needs cannot be reached right now; retry shortly."
             masked.extensions = {
                 "code": ServiceUnavailable.code,

@@ -2,14 +2,16 @@
 
 FerretDB 1.24's limits, and why each answer below is the one, are explained
 once, in docs/architecture.md ("The embedded store"). This module holds the
-answers to limits 1 and 3 there:
+answers to limits 1 and 3 there, and what FerretDB says while it stops:
 
 - `create_equality_indexes`: the GIN `jsonb_path_ops` indexes on
   `(_jsonb->'<field>')` of the tables behind the collections (found in
   FerretDB's metadata table), for the fields each service lists, and the
   refusal of a PostgreSQL that forces generic plans;
 - `WriterLock`: the PostgreSQL advisory lock that holds a database to one
-  process of its service.
+  process of its service;
+- `is_shutdown_refusal`: the error FerretDB answers an in-flight command with
+  while it shuts down, which is the store going away, not a bug.
 """
 
 import hashlib
@@ -20,10 +22,27 @@ from typing import Any
 
 import asyncpg
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 METADATA_TABLE = "_ferretdb_database_metadata"
 # Ends the name of every index `create_equality_indexes` makes.
 EQUALITY_INDEX_SUFFIX = "_sg_gin"
+
+
+# FerretDB's generic error code; on shutdown it carries Go's "context canceled".
+FERRETDB_INTERNAL_ERROR = 1
+
+
+def is_shutdown_refusal(error: BaseException) -> bool:
+    """FerretDB, shutting down, cancels the commands in flight and answers each with
+    `{code: 1, errmsg: "[msg_insert.go:168 ...] context canceled"}` instead of closing the
+    connection. Like a connection closed mid-command, the command may or may not have been
+    applied, and retrying after the store is back is the answer."""
+    return (
+        isinstance(error, OperationFailure)
+        and error.code == FERRETDB_INTERNAL_ERROR
+        and "context canceled" in str(error)
+    )
 
 
 class EmbeddedStoreError(RuntimeError):
