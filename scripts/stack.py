@@ -316,6 +316,7 @@ class StackConfig:
             "DELIVERY2_COMMAND": shlex.join(DELIVERY_IMPLEMENTATIONS[self.delivery2_impl]),
             "GRAPH_URL": self.explorer_graph_url,
             "JWKS_URL": f"http://127.0.0.1:{ports['users']}/.well-known/jwks.json",
+            "ORDERS_URL": f"http://127.0.0.1:{ports['orders']}/graphql",
             "ADMIN_EMAIL": self.admin_email,
             "ADMIN_PASSWORD": self.admin_password,
             **self.tracing_env(),

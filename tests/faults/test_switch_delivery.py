@@ -64,6 +64,7 @@ class OtherImplementation:
                     "REDIS_URL": environment["DELIVERY_REDIS_URL"],
                     "EVENTS_REDIS_URL": environment["EVENTS_REDIS_URL"],
                     "JWKS_URL": environment["JWKS_URL"],
+                    "ORDERS_URL": environment["ORDERS_URL"],
                 },
             )
             self._processes.append(process)

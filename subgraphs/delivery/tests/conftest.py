@@ -9,7 +9,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar, cast
 
@@ -84,9 +84,39 @@ def verifier(signer: TokenSigner) -> TokenVerifier:
     return verifier
 
 
+@dataclass
+class OrdersAnswers:
+    """What orders answers delivery's shipOrder, per order, as the contract says it may
+    (tests/contract/README.md): confirmed, CONFLICT (the order was cancelled), or HTTP 500.
+    The real orders service answers it in the end-to-end suites (tests/e2e)."""
+
+    refused: dict[str, str] = field(default_factory=dict)  # order id -> orders' CONFLICT message
+    failing: set[str] = field(default_factory=set)
+    requests: list[httpx.Request] = field(default_factory=list)
+
+    def answer(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        order_id = json.loads(request.content)["variables"]["id"]
+        if order_id in self.failing:
+            return httpx.Response(500, text="Internal Server Error")
+        if order_id in self.refused:
+            error = {"message": self.refused[order_id], "extensions": {"code": "CONFLICT"}}
+            return httpx.Response(200, json={"errors": [error], "data": None})
+        return httpx.Response(200, json={"data": {"shipOrder": {"id": order_id, "status": "SHIPPED"}}})
+
+
 @pytest.fixture
-async def app(settings: Settings, verifier: TokenVerifier) -> AsyncIterator[Starlette]:
-    application = create_app(settings, verifier=verifier)
+def orders_answers() -> OrdersAnswers:
+    return OrdersAnswers()
+
+
+@pytest.fixture
+async def app(
+    settings: Settings, verifier: TokenVerifier, orders_answers: OrdersAnswers
+) -> AsyncIterator[Starlette]:
+    application = create_app(
+        settings, verifier=verifier, orders_transport=httpx.MockTransport(orders_answers.answer)
+    )
     async with LifespanManager(application):
         yield application
 

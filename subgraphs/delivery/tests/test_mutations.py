@@ -1,5 +1,7 @@
-"""updateDeliveryStatus: ADMIN only, guarded state machine, one event per change."""
+"""updateDeliveryStatus: ADMIN only, guarded state machine, one event per change; IN_TRANSIT
+only once orders has confirmed the shipment."""
 
+import json
 import uuid
 from typing import Any
 
@@ -10,7 +12,16 @@ from redis.asyncio import Redis
 from delivery.events import EventHandlers
 from delivery.store import OUTBOX_KEY, DeliveryStore
 
-from .conftest import Caller, error_codes, eventually, order_cancelled, published, scheduled, snapshot
+from .conftest import (
+    Caller,
+    OrdersAnswers,
+    error_codes,
+    eventually,
+    order_cancelled,
+    published,
+    scheduled,
+    snapshot,
+)
 from .test_events import validate
 
 UPDATE = """
@@ -170,3 +181,95 @@ async def test_bad_input_is_refused_and_changes_nothing(
 
 async def _outbox_drained(store_redis: Redis) -> bool:
     return await store_redis.llen(OUTBOX_KEY) == 0
+
+
+async def test_in_transit_asks_orders_to_ship_the_order_first(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    customer: Caller,
+    admin: Caller,
+    orders_answers: OrdersAnswers,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+
+    body = await update(client, admin, record.id, "IN_TRANSIT")
+
+    assert "errors" not in body, body
+    [request] = orders_answers.requests
+    assert request.method == "POST"
+    assert str(request.url) == "http://127.0.0.1:4002/graphql"  # the default ORDERS_URL
+    assert request.headers["authorization"] == admin.headers["authorization"]
+    assert request.headers["traceparent"] == TRACEPARENT
+    sent = json.loads(request.content)
+    assert sent["variables"] == {"id": record.order_id}
+    assert "shipOrder(id: $id)" in sent["query"]
+
+
+async def test_orders_refusing_the_shipment_is_a_conflict_that_changes_nothing(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    events_redis: Redis,
+    customer: Caller,
+    admin: Caller,
+    orders_answers: OrdersAnswers,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    refusal = "Order SG-000042 was cancelled and cannot ship."
+    orders_answers.refused[record.order_id] = refusal
+    await published(events_redis, store_redis, count=1)
+    before = (await snapshot(store_redis), await snapshot(events_redis))
+
+    body = await update(client, admin, record.id, "IN_TRANSIT")
+
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["message"] == refusal
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert (await snapshot(store_redis), await snapshot(events_redis)) == before
+
+
+async def test_orders_not_answering_is_retryable_and_changes_nothing(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    store_redis: Redis,
+    events_redis: Redis,
+    customer: Caller,
+    admin: Caller,
+    orders_answers: OrdersAnswers,
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    orders_answers.failing.add(record.order_id)
+    await published(events_redis, store_redis, count=1)
+    before = (await snapshot(store_redis), await snapshot(events_redis))
+
+    body = await update(client, admin, record.id, "IN_TRANSIT")
+
+    assert body["data"] is None
+    [error] = body["errors"]
+    assert error["extensions"] == {"code": "SERVICE_UNAVAILABLE", "retryable": True, "retryAfterSeconds": 1}
+    assert (await snapshot(store_redis), await snapshot(events_redis)) == before
+
+
+async def test_only_a_legal_move_to_in_transit_asks_orders(
+    client: httpx.AsyncClient,
+    handlers: EventHandlers,
+    store: DeliveryStore,
+    customer: Caller,
+    other_customer: Caller,
+    admin: Caller,
+    orders_answers: OrdersAnswers,
+) -> None:
+    failed = await scheduled(handlers, store, customer)
+    assert "errors" not in await update(client, admin, failed.id, "FAILED")
+    cancelled = await scheduled(handlers, store, other_customer)
+    await handlers.handle(order_cancelled(cancelled.order_id, other_customer.user_id))
+
+    assert error_codes(await update(client, admin, failed.id, "IN_TRANSIT")) == ["CONFLICT"]
+    assert error_codes(await update(client, admin, cancelled.id, "IN_TRANSIT")) == ["CONFLICT"]
+    assert error_codes(await update(client, admin, uuid.uuid4().hex, "IN_TRANSIT")) == ["NOT_FOUND"]
+    assert error_codes(await update(client, customer, failed.id, "IN_TRANSIT")) == ["FORBIDDEN"]
+    assert orders_answers.requests == []

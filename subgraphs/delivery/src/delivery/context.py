@@ -6,6 +6,7 @@ import strawberry
 from starlette.requests import Request
 
 from delivery.loaders import Loaders
+from delivery.orders import OrdersClient
 from delivery.store import DeliveryStore
 from shopkit.auth import TokenVerifier
 from shopkit.context import RequestAuth, authenticate, traceparent
@@ -16,16 +17,23 @@ class Context:
     auth: RequestAuth
     loaders: Loaders
     store: DeliveryStore
+    orders: OrdersClient
+    # The request's Authorization header as sent: a carrier update hands it on to orders.
+    authorization: str | None
     traceparent: str | None
 
 
 Info = strawberry.Info[Context, None]
 
 
-async def build_context(request: Request, verifier: TokenVerifier, store: DeliveryStore) -> Context:
+async def build_context(
+    request: Request, verifier: TokenVerifier, store: DeliveryStore, orders: OrdersClient
+) -> Context:
     return Context(
         auth=await authenticate(request, verifier),
         loaders=Loaders(store),
         store=store,
+        orders=orders,
+        authorization=request.headers.get("authorization"),
         traceparent=traceparent(request),
     )

@@ -4,7 +4,11 @@
     IN_TRANSIT  -> DELIVERED, FAILED      a carrier's update
     SCHEDULED   -> CANCELLED              order.cancelled, and nothing else
 
-The store applies these inside its transactions (`store.DeliveryStore`).
+The store applies these inside its transactions (`store.DeliveryStore`). A
+move to IN_TRANSIT is first confirmed by orders (`delivery.orders`), which
+decides, on the order alone, whether it may still be cancelled: once orders
+has marked the order shipped, it refuses cancelOrder; once the order is
+cancelled, it refuses the shipment, and so does delivery.
 """
 
 import base64
@@ -12,6 +16,8 @@ import enum
 import hashlib
 import secrets
 from datetime import UTC, datetime, timedelta
+
+from shopkit.errors import Conflict
 
 CARRIERS = ("DHL", "UPS", "DPD", "PostNL")
 
@@ -31,6 +37,14 @@ CARRIER_TRANSITIONS: dict[DeliveryStatus, frozenset[DeliveryStatus]] = {
     DeliveryStatus.IN_TRANSIT: frozenset({DeliveryStatus.DELIVERED, DeliveryStatus.FAILED}),
 }
 CANCELLABLE = frozenset({DeliveryStatus.SCHEDULED})
+# The carrier takes the parcel: from here on the order can no longer be cancelled.
+NEEDS_ORDERS_CONFIRMATION = frozenset({DeliveryStatus.IN_TRANSIT})
+
+
+def check_carrier_move(current: DeliveryStatus, status: DeliveryStatus) -> None:
+    """Raises CONFLICT unless the carrier may move a `current` delivery to `status`."""
+    if status not in CARRIER_TRANSITIONS.get(current, frozenset()):
+        raise Conflict(f"A {current.value} delivery cannot become {status.value}.", status=current.value)
 
 
 def new_tracking_number() -> str:

@@ -16,10 +16,10 @@ import strawberry
 
 from delivery.context import Info
 from delivery.events import delivery_status_changed
-from delivery.rules import DeliveryStatus
+from delivery.rules import NEEDS_ORDERS_CONFIRMATION, DeliveryStatus, check_carrier_move
 from delivery.store import DeliveryRecord, TrackingEntry
 from shopkit.auth import Principal, require_admin, require_owner, require_principal
-from shopkit.errors import BadUserInput
+from shopkit.errors import BadUserInput, NotFound
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.types import Address
 
@@ -156,10 +156,20 @@ class Mutation:
     async def update_delivery_status(
         self, info: Info, id: strawberry.ID, status: DeliveryStatus, note: str | None = None
     ) -> Delivery:
-        require_admin(info.context.auth.principal())
+        context = info.context
+        require_admin(context.auth.principal())
         clean_note = _clean_note(note)
-        traceparent = info.context.traceparent
-        change = await info.context.store.change_status(
+        traceparent = context.traceparent
+        if status in NEEDS_ORDERS_CONFIRMATION:
+            record = await context.loaders.delivery.load(str(id))
+            if record is None:
+                raise NotFound(f"There is no delivery '{id}'.")
+            # Refuse what the store would refuse before orders is told the parcel ships.
+            check_carrier_move(record.status, status)
+            await context.orders.confirm_shipment(
+                record.order_id, authorization=context.authorization, traceparent=traceparent
+            )
+        change = await context.store.change_status(
             str(id),
             status,
             note=clean_note,

@@ -48,8 +48,8 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.exceptions import WatchError
 
-from delivery.rules import CANCELLABLE, CARRIER_TRANSITIONS, DeliveryStatus
-from shopkit.errors import Conflict, NotFound
+from delivery.rules import CANCELLABLE, DeliveryStatus, check_carrier_move
+from shopkit.errors import NotFound
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import Entries, OutboxWritten, nobody_notified
 from shopkit.metrics import STORE_COMMANDS, store_call
@@ -340,7 +340,7 @@ class DeliveryStore:
         at: datetime,
         event_for: EventFor,
     ) -> StatusChange:
-        """A carrier's status update, allowed only along `CARRIER_TRANSITIONS`."""
+        """A carrier's status update, allowed only along `rules.CARRIER_TRANSITIONS`."""
         if not is_delivery_id(delivery_id):
             raise NotFound(f"There is no delivery '{delivery_id}'.")
         key = delivery_key(delivery_id)
@@ -350,11 +350,7 @@ class DeliveryStore:
             if raw is None:
                 raise NotFound(f"There is no delivery '{delivery_id}'.")
             current = DeliveryRecord.from_json(raw)
-            if status not in CARRIER_TRANSITIONS.get(current.status, frozenset()):
-                raise Conflict(
-                    f"A {current.status.value} delivery cannot become {status.value}.",
-                    status=current.status.value,
-                )
+            check_carrier_move(current.status, status)
             change = _transition(current, status, note, at)
             _begin(pipe)
             self._queue_change(pipe, change, event_for(change))

@@ -5,10 +5,20 @@ The state machine:
     from                              to               made by
     PENDING_PAYMENT, PAYMENT_FAILED   PAID             payment.captured
     PENDING_PAYMENT                   PAYMENT_FAILED   payment.failed
+    PENDING_PAYMENT, PAYMENT_FAILED,  SHIPPED          shipOrder (delivery asks, before its
+    PAID                                               parcel goes IN_TRANSIT)
     PAID                              SHIPPED          delivery.status_changed (IN_TRANSIT)
     PAID, SHIPPED                     DELIVERED        delivery.status_changed (DELIVERED)
     PENDING_PAYMENT, PAYMENT_FAILED,  CANCELLED        cancelOrder
     PAID
+
+Whether an order may still be cancelled is decided here, on the order alone:
+delivery asks orders to mark the order shipped (`shipOrder`) before the carrier
+takes the parcel, and is refused once the order is cancelled; once it is
+shipped, cancelOrder is refused. The two requests are serialized on the order's
+document, so exactly one of them wins. shipOrder accepts an order whose
+payment.captured orders has not applied yet: delivery only has a parcel for a
+captured payment.
 
 Consumed events never move an order backwards: an event that does not apply
 to the current status is only recorded, except a delivery update that arrives
@@ -30,6 +40,9 @@ from shopkit.records import Amount, StoredAddress
 
 CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED, OrderStatus.PAID})
 AWAITING_PAYMENT = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED})
+SHIPPABLE = CANCELLABLE
+# shipOrder on an order in one of these answers it unchanged: asking again is safe.
+SHIPPED_ALREADY = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
 
 _CANCEL_REFUSALS = {
     OrderStatus.SHIPPED: "has already shipped and can no longer be cancelled",
@@ -50,6 +63,12 @@ def check_cancellable(number: str, status: OrderStatus) -> None:
     refusal = cancel_refusal(status)
     if refusal is not None:
         raise Conflict(f"Order {number} {refusal}.", status=status.value)
+
+
+def check_shippable(number: str, status: OrderStatus) -> None:
+    """Raises CONFLICT unless the order numbered `number`, in `status`, may ship (or has)."""
+    if status is OrderStatus.CANCELLED:
+        raise Conflict(f"Order {number} was cancelled and cannot ship.", status=status.value)
 
 
 class NotYetApplicable(Exception):

@@ -9,7 +9,7 @@ from orders import events, rules
 from orders.context import Info
 from orders.loaders import OrdersPageKey
 from orders.store import HistoryEntry, OrderLine, OrderRecord, OrderStatus, ProductRecord, utc_now
-from shopkit.auth import require_owner, require_principal
+from shopkit.auth import require_admin, require_owner, require_principal
 from shopkit.errors import Conflict, NotFound
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.pagination import Cursor, page_size
@@ -235,6 +235,36 @@ class Mutation:
             rules.check_cancellable(order.number, order.status if current is None else current.status)
             raise Conflict(f"Order {order.number} changed meanwhile; try again.")
         return Order.from_record(cancelled)
+
+    # Not in the API schema: only delivery calls it, on this subgraph, with the ADMIN's token
+    # of the carrier update that is about to move the order's parcel IN_TRANSIT.
+    @strawberry.federation.mutation(
+        inaccessible=True,
+        description=(
+            "Marks an order SHIPPED (ADMIN only): delivery asks before its parcel goes IN_TRANSIT. "
+            "A cancelled order is a CONFLICT; a shipped or delivered one is answered unchanged."
+        ),
+    )
+    async def ship_order(self, info: Info, id: strawberry.ID) -> Order:
+        context = info.context
+        require_admin(context.auth.principal())
+        order = await context.loaders.orders.load(str(id))
+        if order is None:
+            raise NotFound(f"There is no order {id}.")
+        rules.check_shippable(order.number, order.status)
+        if order.status in rules.SHIPPED_ALREADY:
+            return Order.from_record(order)
+        now = utc_now()
+        entry = HistoryEntry(status=OrderStatus.SHIPPED, at=now, event="shipOrder")
+        shipped = await context.store.ship_order(order.id, rules.SHIPPABLE, entry, now)
+        if shipped is not None:
+            return Order.from_record(shipped)
+        # Cancelled, or shipped by a concurrent request, since we read it: decide on what it is now.
+        current = (await context.store.orders_by_id([order.id]))[order.id]
+        rules.check_shippable(current.number, current.status)
+        if current.status not in rules.SHIPPED_ALREADY:
+            raise Conflict(f"Order {order.number} changed meanwhile; try again.")
+        return Order.from_record(current)
 
 
 def _money(amount: Amount) -> Money:

@@ -360,6 +360,21 @@ class OrderStore:
         return OrderRecord.from_doc(cancelled)
 
     @store_call
+    async def ship_order(
+        self, order_id: str, shippable: Iterable[OrderStatus], history_entry: HistoryEntry, now: datetime
+    ) -> OrderRecord | None:
+        """Marks the order SHIPPED if its status still allows it; None if it no longer does."""
+        shipped = await self._write(order_id).orders.find_one_and_update(
+            {"_id": order_id, "status": {"$in": [status.value for status in shippable]}},
+            {
+                "$set": {"status": OrderStatus.SHIPPED.value, "updatedAt": now},
+                "$push": {"history": history_entry.to_doc()},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        return None if shipped is None else OrderRecord.from_doc(shipped)
+
+    @store_call
     async def apply_event(
         self,
         order_id: str,
