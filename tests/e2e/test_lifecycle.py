@@ -5,7 +5,9 @@ Each step is checked where a customer sees it: the order's `status` and
 (a payment's event reaching orders and delivery) are awaited with a bounded poll.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from e2e.shop import CARD_DECLINED, CARD_NO_FUNDS, Account, Shop
@@ -256,20 +258,99 @@ def test_cancel_before_payment_then_paying_never_keeps_the_money(shop: Shop, cus
 
 
 def test_cancel_after_shipping_is_refused(shop: Shop, customer: Account) -> None:
+    """The carrier's IN_TRANSIT marks the order SHIPPED before it answers (delivery asks orders'
+    shipOrder): a cancel right after it is refused, with no event in between to wait for."""
     placed, payment = shop.paid_order(customer)
     delivery = shop.wait_for_delivery(customer.token, placed["id"])
     shop.set_delivery_status(delivery["id"], "IN_TRANSIT")
-    shipped = shop.wait_for_order(customer.token, placed["id"], lambda o: o["status"] == "SHIPPED", "SHIPPED")
 
     result = shop.graph.run("CancelOrder", {"id": placed["id"]}, token=customer.token)
 
     (error,) = result.failed_with("CONFLICT")
-    assert "ship" in error["message"].lower()
+    assert error["message"] == f"Order {placed['number']} has already shipped and can no longer be cancelled."
     order = details(shop, customer.token, placed["id"])
     assert order["status"] == "SHIPPED"
-    assert order["updatedAt"] == shipped["updatedAt"]
     assert [(p["id"], p["status"]) for p in order["payments"]] == [(payment["id"], "CAPTURED")]
     assert order["delivery"]["status"] == "IN_TRANSIT"
+
+
+def test_a_cancelled_order_never_ships(shop: Shop, customer: Account) -> None:
+    """The other way round: once cancelled, the carrier's IN_TRANSIT is refused, whether or not
+    delivery has seen order.cancelled yet, and the money is refunded."""
+    placed, _ = shop.paid_order(customer)
+    delivery = shop.wait_for_delivery(customer.token, placed["id"])
+    shop.graph.run("CancelOrder", {"id": placed["id"]}, token=customer.token).ok()
+
+    result = shop.graph.run(
+        "UpdateDeliveryStatus", {"id": delivery["id"], "status": "IN_TRANSIT"}, token=shop.admin.token
+    )
+
+    (error,) = result.failed_with("CONFLICT")
+    assert "cancel" in error["message"].lower()
+    order = shop.wait_for_order(
+        customer.token,
+        placed["id"],
+        lambda o: (
+            [p["status"] for p in o["payments"]] == ["REFUNDED"] and o["delivery"]["status"] == "CANCELLED"
+        ),
+        "the payment REFUNDED and the delivery CANCELLED",
+    )
+    assert order["status"] == "CANCELLED"
+    assert [e["status"] for e in details(shop, customer.token, placed["id"])["delivery"]["events"]] == [
+        "SCHEDULED",
+        "CANCELLED",
+    ]
+
+
+def test_cancel_and_shipping_at_once_agree(shop: Shop, customer: Account) -> None:
+    """A customer's cancel and the carrier's IN_TRANSIT sent together: exactly one is accepted, and
+    the order, its payment and its delivery all end on that side."""
+    orders = [shop.paid_order(customer)[0] for _ in range(4)]
+    deliveries = [shop.wait_for_delivery(customer.token, o["id"]) for o in orders]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for placed, delivery in zip(orders, deliveries, strict=True):
+            cancel = pool.submit(shop.graph.run, "CancelOrder", {"id": placed["id"]}, token=customer.token)
+            ship = pool.submit(
+                shop.graph.run,
+                "UpdateDeliveryStatus",
+                {"id": delivery["id"], "status": "IN_TRANSIT"},
+                token=shop.admin.token,
+            )
+            cancelled, shipped = cancel.result(), ship.result()
+
+            assert sorted([cancelled.codes, shipped.codes]) == [[], ["CONFLICT"]], (
+                cancelled.body,
+                shipped.body,
+            )
+            if shipped.codes:
+                expected = ("CANCELLED", ["REFUNDED"], "CANCELLED")
+            else:
+                expected = ("SHIPPED", ["CAPTURED"], "IN_TRANSIT")
+            order = shop.wait_for_order(
+                customer.token,
+                placed["id"],
+                partial(_ended, expected),
+                f"order, payments, delivery {expected}",
+            )
+            assert order["status"] == expected[0]
+
+
+def _ended(expected: tuple[str, list[str], str], order: dict[str, Any]) -> bool:
+    return (
+        order["status"],
+        [p["status"] for p in order["payments"]],
+        order["delivery"]["status"],
+    ) == expected
+
+
+def test_ship_order_is_not_in_the_api(shop: Shop) -> None:
+    """shipOrder is delivery's call to orders, @inaccessible: the router refuses it to every client."""
+    result = shop.graph.execute('mutation { shipOrder(id: "any") { id } }', token=shop.admin.token)
+
+    assert result.errors, result.body
+    assert "shipOrder" in result.errors[0]["message"]
+    assert result.data is None
 
 
 def test_admin_partial_refund(shop: Shop, customer: Account) -> None:
