@@ -6,7 +6,7 @@ the test stack of `make test`.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,10 @@ class Ports:
     redis: int = 6579
     ferretdb: int = 27217
     postgresql: int = 27218
+
+    def shifted(self, offset: int) -> "Ports":
+        """The same block moved by `offset` (BENCH_PORT_OFFSET), so two bench stacks can run at once."""
+        return Ports(**{name: port + offset for name, port in asdict(self).items()})
 
 
 @dataclass(frozen=True)
@@ -170,7 +174,7 @@ class Settings:
             stack_dir = REPO_ROOT / stack_dir
         return cls(
             stack_dir=stack_dir,
-            ports=Ports(),
+            ports=Ports().shifted(int(env("BENCH_PORT_OFFSET", "0"))),
             plan=plan,
             durations=durations,
             quick=quick,
