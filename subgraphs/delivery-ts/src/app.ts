@@ -15,6 +15,7 @@ import { EventHandlers, OutboxRelay, SERVICE, consumer } from "./events.js";
 import { createHttpServer, runChecks } from "./http.js";
 import { loadAssets } from "./explorer.js";
 import { aliasLimit, depthLimit } from "./limits.js";
+import { OrdersClient } from "./orders.js";
 import { Probes, readinessReadings } from "./probes.js";
 import { buildSchema } from "./schema.js";
 import { DeliveryStore } from "./store.js";
@@ -44,6 +45,7 @@ export async function createApp(settings: Settings): Promise<App> {
     "delivery-consumer": (signal) => consumer(consumerRedis, handlers, tracer).run(signal),
   });
   const verifier = new TokenVerifier(settings.jwksUrl);
+  const orders = new OrdersClient(settings.ordersUrl, tracer);
 
   const apollo = new ApolloServer<Context>({
     schema: buildSchema(),
@@ -69,7 +71,7 @@ export async function createApp(settings: Settings): Promise<App> {
     explorerAssets,
     probes,
     context: async (request) =>
-      makeContext(request.headers, await authenticate(request.headers, verifier), store, relay.notify),
+      makeContext(request.headers, await authenticate(request.headers, verifier), store, orders, relay.notify),
     readiness,
     tracer,
   });

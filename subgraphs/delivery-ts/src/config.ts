@@ -7,6 +7,8 @@ export interface Settings {
   readonly redisUrl: string;
   readonly eventsRedisUrl: string;
   readonly jwksUrl: string;
+  /** The orders subgraph itself (not the router: shipOrder is not in the API schema), asked to confirm a shipment. */
+  readonly ordersUrl: string;
   readonly maxDepth: number;
   readonly maxAliases: number;
   readonly maxTokens: number;
@@ -25,6 +27,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     redisUrl: env["REDIS_URL"] ?? "redis://127.0.0.1:6379/1",
     eventsRedisUrl: env["EVENTS_REDIS_URL"] ?? "redis://127.0.0.1:6379/0",
     jwksUrl: env["JWKS_URL"] ?? "http://127.0.0.1:4001/.well-known/jwks.json",
+    ordersUrl: env["ORDERS_URL"] ?? "http://127.0.0.1:4002/graphql",
     maxDepth: integer(env, "GRAPHQL_MAX_DEPTH", 12),
     maxAliases: integer(env, "GRAPHQL_MAX_ALIASES", 30),
     maxTokens: integer(env, "GRAPHQL_MAX_TOKENS", 4000),

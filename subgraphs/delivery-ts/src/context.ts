@@ -5,6 +5,7 @@ import type { IncomingHttpHeaders } from "node:http";
 import type { Principal, TokenVerifier } from "./auth.js";
 import { ShopError } from "./errors.js";
 import { Loaders } from "./loaders.js";
+import type { ShipmentConfirmation } from "./orders.js";
 import type { DeliveryStore } from "./store.js";
 import { traceparentOr } from "./tracing.js";
 
@@ -28,6 +29,10 @@ export interface Context {
   readonly auth: RequestAuth;
   readonly loaders: Loaders;
   readonly store: DeliveryStore;
+  /** Asks orders before a parcel ships (orders.ts). */
+  readonly orders: ShipmentConfirmation;
+  /** The request's Authorization header as sent: a carrier update hands it on to orders. */
+  readonly authorization: string | null;
   /** The W3C trace context carried on into events: the request's span when traced (tracing.ts), else the one the router propagated. */
   readonly traceparent: string | null;
   /** Wakes the outbox relay after a mutation wrote an event. */
@@ -47,6 +52,7 @@ export function makeContext(
   headers: IncomingHttpHeaders,
   auth: RequestAuth,
   store: DeliveryStore,
+  orders: ShipmentConfirmation,
   outboxWritten: () => void,
 ): Context {
   const traceparent = headers.traceparent;
@@ -54,6 +60,8 @@ export function makeContext(
     auth,
     loaders: new Loaders(store),
     store,
+    orders,
+    authorization: headers.authorization ?? null,
     traceparent: traceparentOr(typeof traceparent === "string" ? traceparent : null),
     outboxWritten,
   };

@@ -35,6 +35,9 @@ export const notFound = (message: string): ShopError => new ShopError("NOT_FOUND
 export const conflict = (message: string, details: Record<string, unknown>): ShopError =>
   new ShopError("CONFLICT", message, details);
 export const serviceUnavailable = (message: string): ShopError => new ShopError("SERVICE_UNAVAILABLE", message);
+/** A dependency gave no usable answer; the same request may succeed in `retryAfterSeconds`. */
+export const retryLater = (message: string, retryAfterSeconds: number): ShopError =>
+  new ShopError("SERVICE_UNAVAILABLE", message, { retryable: true, retryAfterSeconds });
 
 export const INTERNAL_MESSAGE = "Internal server error.";
 const STORE_UNREACHABLE_MESSAGE = "A store this operation needs cannot be reached right now; retry shortly.";

@@ -6,10 +6,14 @@
 //   IN_TRANSIT  -> DELIVERED, FAILED      a carrier's update
 //   SCHEDULED   -> CANCELLED              order.cancelled, and nothing else
 //
-// The store applies these inside its transactions (store.ts).
+// The store applies these inside its transactions (store.ts). A move to IN_TRANSIT is first
+// confirmed by orders (orders.ts), which decides, on the order alone, whether it may still be
+// cancelled: once orders has marked the order shipped it refuses cancelOrder; once the order is
+// cancelled it refuses the shipment, and so does delivery.
 
 import { createHash, randomBytes } from "node:crypto";
 
+import { conflict } from "./errors.js";
 import { formatInstant, type Instant } from "./times.js";
 
 export const STATUSES = ["SCHEDULED", "IN_TRANSIT", "DELIVERED", "FAILED", "CANCELLED"] as const;
@@ -21,6 +25,15 @@ export const CARRIER_TRANSITIONS: Readonly<Partial<Record<DeliveryStatus, readon
   IN_TRANSIT: ["DELIVERED", "FAILED"],
 };
 export const CANCELLABLE: readonly DeliveryStatus[] = ["SCHEDULED"];
+/** The carrier takes the parcel: from here on the order can no longer be cancelled, so orders must agree first. */
+export const NEEDS_ORDERS_CONFIRMATION: readonly DeliveryStatus[] = ["IN_TRANSIT"];
+
+/** Throws CONFLICT unless the carrier may move a `current` delivery to `status`. */
+export function checkCarrierMove(current: DeliveryStatus, status: DeliveryStatus): void {
+  if (!(CARRIER_TRANSITIONS[current] ?? []).includes(status)) {
+    throw conflict(`A ${current} delivery cannot become ${status}.`, { status: current });
+  }
+}
 
 const CARRIERS = ["DHL", "UPS", "DPD", "PostNL"] as const;
 

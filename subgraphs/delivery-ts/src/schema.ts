@@ -16,10 +16,10 @@ import { GraphQLScalarType, parse, type GraphQLSchema } from "graphql";
 
 import { requireAdmin, requireOwner, requirePrincipal, type Principal } from "./auth.js";
 import type { Context } from "./context.js";
-import { badUserInput } from "./errors.js";
+import { badUserInput, notFound } from "./errors.js";
 import { deliveryStatusChanged } from "./events.js";
 import type { Address, DeliveryRecord, TrackingEntry } from "./records.js";
-import type { DeliveryStatus } from "./rules.js";
+import { NEEDS_ORDERS_CONFIRMATION, checkCarrierMove, type DeliveryStatus } from "./rules.js";
 import { formatInstant, now, utcIso } from "./times.js";
 
 const MAX_NOTE_LENGTH = 500;
@@ -72,6 +72,13 @@ const resolvers: GraphQLResolverMap<Context> = {
     ): Promise<DeliveryRecord> {
       requireAdmin(context.auth.principal());
       const cleanedNote = cleanNote(note);
+      if (NEEDS_ORDERS_CONFIRMATION.includes(status)) {
+        const record = await context.loaders.delivery.load(id);
+        if (record === null) throw notFound(`There is no delivery '${id}'.`);
+        // Refuse what the store would refuse before orders is told the parcel ships.
+        checkCarrierMove(record.status, status);
+        await context.orders.confirmShipment(record.orderId, context.authorization, context.traceparent);
+      }
       const change = await context.store.changeStatus(id, status, cleanedNote, formatInstant(now()), (made) =>
         deliveryStatusChanged(made, context.traceparent),
       );

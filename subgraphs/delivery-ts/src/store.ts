@@ -20,7 +20,7 @@
 
 import { Redis } from "ioredis";
 
-import { conflict, notFound } from "./errors.js";
+import { notFound } from "./errors.js";
 import { roundTrip, storeCall } from "./metrics.js";
 import {
   entryFromJson,
@@ -30,7 +30,7 @@ import {
   type DeliveryRecord,
   type TrackingEntry,
 } from "./records.js";
-import { CANCELLABLE, CARRIER_TRANSITIONS, type DeliveryStatus } from "./rules.js";
+import { CANCELLABLE, checkCarrierMove, type DeliveryStatus } from "./rules.js";
 import { epochSeconds, parseInstant } from "./times.js";
 
 export const OUTBOX_KEY = "delivery:outbox";
@@ -244,7 +244,7 @@ export class DeliveryStore {
     });
   }
 
-  /** A carrier's status update, allowed only along CARRIER_TRANSITIONS. */
+  /** A carrier's status update, allowed only along rules.ts' CARRIER_TRANSITIONS. */
   changeStatus(deliveryId: string, status: DeliveryStatus, note: string | null, at: string, eventFor: EventFor): Promise<StatusChange> {
     return storeCall("DeliveryStore.change_status", () => {
       if (!isDeliveryId(deliveryId)) throw notFound(`There is no delivery '${deliveryId}'.`);
@@ -254,9 +254,7 @@ export class DeliveryStore {
         const raw = await connection.get(key);
         if (raw === null) throw notFound(`There is no delivery '${deliveryId}'.`);
         const current = recordFromJson(raw);
-        if (!(CARRIER_TRANSITIONS[current.status] ?? []).includes(status)) {
-          throw conflict(`A ${current.status} delivery cannot become ${status}.`, { status: current.status });
-        }
+        checkCarrierMove(current.status, status);
         const change = transition(current, status, note, at);
         const transaction = connection.multi();
         queueChange(transaction, change, eventFor(change));

@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { base32, carrierFor, estimatedDelivery, newTrackingNumber } from "../src/rules.js";
+import { ShopError } from "../src/errors.js";
+import { NEEDS_ORDERS_CONFIRMATION, base32, carrierFor, checkCarrierMove, estimatedDelivery, newTrackingNumber } from "../src/rules.js";
 import { envelopeFromJson, envelopeToJson, newEnvelope } from "../src/envelope.js";
 
 test("the carrier is chosen by the order id", () => {
@@ -31,4 +32,17 @@ test("an envelope is written with sorted keys and read back", () => {
   assert.ok(json.startsWith('{"data":{"deliveryId":"d","orderId":"o"},"id":'));
   assert.deepEqual(envelopeFromJson(json), envelope);
   assert.throws(() => envelopeFromJson('{"id":"x"}'), /no type/);
+});
+
+test("only the move to IN_TRANSIT waits for orders; a move the carrier may not make is a CONFLICT naming the status", () => {
+  assert.deepEqual(NEEDS_ORDERS_CONFIRMATION, ["IN_TRANSIT"]);
+  checkCarrierMove("SCHEDULED", "IN_TRANSIT");
+  checkCarrierMove("IN_TRANSIT", "DELIVERED");
+  assert.throws(
+    () => checkCarrierMove("CANCELLED", "IN_TRANSIT"),
+    (error: unknown) =>
+      error instanceof ShopError &&
+      error.message === "A CANCELLED delivery cannot become IN_TRANSIT." &&
+      JSON.stringify(error.extensions) === JSON.stringify({ code: "CONFLICT", status: "CANCELLED" }),
+  );
 });
