@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report, store_probe
+from bench import report, signin, store_probe
 from bench.client import GraphQLClient, operation
 from bench.config import SUBGRAPHS, Settings
 from bench.probes import listening_pids
@@ -131,6 +131,7 @@ def main() -> int:
         run("costGrowth", scenarios, lambda: suite.cost_growth(context))
         run("shoppers", scenarios, lambda: suite.shoppers(context))
         run("mixedTraffic", scenarios, lambda: suite.mixed_traffic(context))
+        run("signInUnderAttack", scenarios, lambda: signin.sign_in_under_attack(suite))
         results: dict[str, Any] = {
             "generatedAt": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": ("BENCH_QUICK=1 " if settings.quick else "") + "make bench",

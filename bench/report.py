@@ -1,4 +1,4 @@
-"""The targets of issues 10 and 11 against what was measured, and `latest.{json,md}`."""
+"""The targets of issues 10, 11 and 12 against what was measured, and `latest.{json,md}`."""
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
@@ -14,6 +14,7 @@ FIRST_TRY_PERCENT = 99.9
 LAG_P99_MS = 100.0
 STORE_P50_MS = 5.0
 STORE_GROWTH = 1.5
+SIGN_IN_P99_RATIO = 2.0
 
 
 def seed_summary(record: Mapping[str, Any], seconds: float) -> dict[str, Any]:
@@ -143,6 +144,8 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 None,
             )
         )
+    if "legitimate" in (signin := scenarios.get("signInUnderAttack", {})):
+        rows.append(_sign_in_row(signin))
     failed = [name for name, s in scenarios.items() if "error" in s]
     rows.append(
         _row(
@@ -155,10 +158,28 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _sign_in_row(signin: Mapping[str, Any]) -> dict[str, Any]:
+    legit, attack = signin["legitimate"], signin["attack"]
+    before, during = legit["baseline"], legit["underAttack"]
+    return _row(
+        "Legitimate sign-ins while one account is brute-forced and accounts are sprayed: "
+        f"p99 <= {SIGN_IN_P99_RATIO:g}x baseline, 0 errors",
+        f"p99 {during['latencyMs']['p99']} ms vs {before['latencyMs']['p99']} ms (x{legit['p99Ratio']}), "
+        f"p50 {during['latencyMs']['p50']} vs {before['latencyMs']['p50']} ms, "
+        f"{during['errors'] + before['errors']} errors; attack: {attack['rateLimitedPercent']} % of "
+        f"{attack['requests']} answered RATE_LIMITED ({attack.get('throttledPercent', '?')} % refused "
+        f"by the throttle in all), {attack['argon2Verifications']} argon2 verifications",
+        legit["p99Ratio"] <= SIGN_IN_P99_RATIO and during["errors"] + before["errors"] == 0,
+    )
+
+
 def all_runs(scenarios: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
     """Every measured load run, but the mix steps that did not hold (they look for the limit)."""
     for key in ("routerOverhead", "routerVsGateway", "deliveryImplementations"):
         yield from scenarios.get(key, {}).get("runs", {}).values()
+    # The legitimate sign-ins; the attack's answers are counted by outcome, refusals being right ones.
+    legitimate = scenarios.get("signInUnderAttack", {}).get("legitimate", {})
+    yield from (legitimate[run] for run in ("baseline", "underAttack") if run in legitimate)
     yield from scenarios.get("costGrowth", {}).get("runs", [])
     yield from (s for s in scenarios.get("mixedTraffic", {}).get("steps", []) if s["held"])
     shoppers = scenarios.get("shoppers", {})
@@ -200,6 +221,38 @@ def _usage(usage: Mapping[str, float] | None) -> str:
     return "-" if usage is None else f"{usage['cpuSeconds']} / {usage['peakRssMiB']:.0f}"
 
 
+def _sign_in(scenario: Mapping[str, Any]) -> list[str]:
+    legit, attack = scenario["legitimate"], scenario["attack"]
+    rows = [
+        [run, s["requests"], s["latencyMs"]["p50"], s["latencyMs"]["p99"], s["errors"], s.get("outcomes", {})]
+        for run, s in (("baseline", legit["baseline"]), ("under attack", legit["underAttack"]))
+    ]
+    rates = ", ".join(f"{k} {v:g}/s" for k, v in scenario["ratesPerSecond"].items())
+    counted = ", ".join(
+        f"{role} {'yes' if seen else 'no'}"
+        for role, seen in scenario.get("addressesWithFailures", {}).items()
+    )
+    return [
+        f"`{scenario['passwordHashProfile']}`, throttle limits: {scenario['throttleLimits']}; {rates}; "
+        f"accounts: {', '.join(f'{k} {v}' for k, v in scenario['accounts'].items())}.",
+        "",
+        *_table(["legitimate sign-ins", "requests", "p50 ms", "p99 ms", "errors", "outcomes"], rows),
+        f"p50 x{legit['p50Ratio']}, p99 x{legit['p99Ratio']} of the baseline; users CPU "
+        f"{legit['usersCpuMsPerSignIn']} ms per legitimate sign-in.",
+        "",
+        f"Attack: {attack['requests']} requests, {attack['rateLimitedPercent']} % answered RATE_LIMITED "
+        f"({', '.join(f'{k}: {v}' for k, v in attack['byAttacker'].items())}), "
+        f"{attack.get('throttledPercent', '?')} % refused by the throttle in all (the service's count); "
+        f"{attack['argon2Verifications']} argon2 verifications; users CPU "
+        f"{attack['usersCpuMsPerRequest']} ms per attack request; spray passes {attack['sprayPasses']}.",
+        "",
+        f"Failed sign-ins counted by client address (X-Forwarded-For): {counted}. The service went on "
+        f"for {scenario['runs']['underAttack'].get('settleSeconds', '?')} s after the attack run ended.",
+        "",
+        *_runs(list(scenario["runs"].values())),
+    ]
+
+
 def render(results: Mapping[str, Any]) -> str:
     seed, scenarios = results["seed"], results["scenarios"]
     statuses = ", ".join(f"{k} {v:,}" for k, v in sorted(seed["byPaymentStatus"].items()))
@@ -235,6 +288,8 @@ def render(results: Mapping[str, Any]) -> str:
                 for op in scenario["operations"]
             ]
             out += _table(header, rows)
+        elif name == "signInUnderAttack":
+            out += _sign_in(scenario)
         elif name == "shoppers":
             place = {**scenario["placeOrder"], "label": "placeOrder", "processes": scenario["processes"]}
             out += _runs([place, {**scenario["payOrder"], "label": "payOrder", "processes": {}}])

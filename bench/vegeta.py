@@ -4,7 +4,10 @@ Each request is a vegeta JSON target (its own body and headers). Its index
 rides in the URL (`?r=<index>`, ignored by the servers), so each result
 decoded by `vegeta encode --to json` is matched to the request that caused it
 and checked by that request's own check: HTTP 200, a JSON body without
-`errors`, and the shape the request asked for.
+`errors`, and the shape the request asked for. A request may name error codes
+that are the answer it expects (an attacker's sign-in: `RATE_LIMITED`,
+`UNAUTHENTICATED`); every result is also counted by its outcome (`ok`, the
+first error's code, or the HTTP status).
 """
 
 import base64
@@ -12,7 +15,7 @@ import json
 import math
 import re
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -34,10 +37,13 @@ class Request:
     check: Check
     operation: str
     token: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    # Error codes that are a right answer to this request (an attack refused), not a failure.
+    refusals: frozenset[str] = frozenset()
 
     def target(self, index: int) -> dict[str, Any]:
         body = json.dumps({"query": self.query, "variables": self.variables}).encode()
-        headers = {"Content-Type": ["application/json"]}
+        headers = {"Content-Type": ["application/json"], **{k: [v] for k, v in self.headers.items()}}
         if self.token:
             headers["Authorization"] = [f"Bearer {self.token}"]
         separator = "&" if "?" in self.url else "?"
@@ -63,10 +69,13 @@ class Summary:
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
+    outcomes: dict[str, int] = field(default_factory=dict)
 
-    def add(self, latency_ms: float, problem: str | None) -> None:
+    def add(self, latency_ms: float, problem: str | None, outcome: str | None = None) -> None:
         self.requests += 1
         self.latencies_ms.append(latency_ms)
+        if outcome is not None:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
         if problem is not None:
             self.errors += 1
             if len(self.error_samples) < MAX_ERROR_SAMPLES:
@@ -74,6 +83,7 @@ class Summary:
 
     def record(self, seconds: float) -> dict[str, Any]:
         lat = self.latencies_ms
+        outcomes = {"outcomes": dict(sorted(self.outcomes.items()))} if self.outcomes else {}
         return {
             "requests": self.requests,
             "requestsPerSecond": round(self.requests / seconds, 2) if seconds > 0 else 0.0,
@@ -85,10 +95,32 @@ class Summary:
                 "max": round(max(lat, default=0.0), 2),
             },
             "errorSamples": self.error_samples,
+            **outcomes,
         }
 
 
-def problem_with(code: int, error: str, body: bytes, check: Check) -> str | None:
+def error_codes(payload: Mapping[str, Any]) -> list[str]:
+    """The `extensions.code` of each GraphQL error of a response (`?` for an error without one)."""
+    return [str((e.get("extensions") or {}).get("code", "?")) for e in payload.get("errors") or []]
+
+
+def outcome_of(code: int, error: str, body: bytes) -> str:
+    """`ok`, the first GraphQL error's code, or what else came back (`timeout`: vegeta gave up)."""
+    if code == 0:
+        return "timeout" if "Timeout" in error or "deadline exceeded" in error else "no answer"
+    if code != 200:
+        return f"HTTP {code}"
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return "not JSON"
+    codes = error_codes(payload) if isinstance(payload, dict) else ["not an object"]
+    return codes[0] if codes else "ok"
+
+
+def problem_with(
+    code: int, error: str, body: bytes, check: Check, refusals: frozenset[str] = frozenset()
+) -> str | None:
     """What is wrong with one response, or None."""
     if code != 200:
         return f"HTTP {code} {error} {body[:200]!r}"
@@ -97,6 +129,8 @@ def problem_with(code: int, error: str, body: bytes, check: Check) -> str | None
     except ValueError:
         return f"not JSON: {body[:200]!r}"
     if payload.get("errors"):
+        if refusals and set(error_codes(payload)) <= refusals:
+            return None
         return f"errors: {json.dumps(payload['errors'])[:300]}"
     data = payload.get("data")
     if not isinstance(data, dict):
@@ -118,10 +152,13 @@ def read_results(
         index = int(parse_qs(urlsplit(result["url"]).query)["r"][0])
         request = requests[index % len(requests)]
         body = base64.b64decode(result.get("body") or "")
-        problem = problem_with(int(result["code"]), result.get("error", ""), body, request.check)
+        code = int(result["code"])
+        error = result.get("error", "")
+        problem = problem_with(code, error, body, request.check, request.refusals)
+        outcome = outcome_of(code, error, body)
         latency_ms = result["latency"] / 1e6
-        total.add(latency_ms, problem)
-        by_operation.setdefault(request.operation, Summary()).add(latency_ms, problem)
+        total.add(latency_ms, problem, outcome)
+        by_operation.setdefault(request.operation, Summary()).add(latency_ms, problem, outcome)
         started = _timestamp(result["timestamp"])
         first = started if first == 0.0 else min(first, started)
         last = max(last, started + latency_ms / 1000)

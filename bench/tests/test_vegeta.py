@@ -9,7 +9,9 @@ def ok(data: dict[str, Any]) -> str | None:
     return None if data.get("order", {}).get("id") == "o1" else "wrong order"
 
 
-def result(index: int, code: int, body: dict[str, Any] | str, latency_ms: float, at: str) -> str:
+def result(
+    index: int, code: int, body: dict[str, Any] | str, latency_ms: float, at: str, error: str = ""
+) -> str:
     raw = body if isinstance(body, str) else json.dumps(body)
     return json.dumps(
         {
@@ -17,7 +19,7 @@ def result(index: int, code: int, body: dict[str, Any] | str, latency_ms: float,
             "code": code,
             "latency": int(latency_ms * 1e6),
             "timestamp": at,
-            "error": "",
+            "error": error,
             "body": base64.b64encode(raw.encode()).decode(),
         }
     )
@@ -57,3 +59,26 @@ def test_a_response_with_errors_or_without_data_is_a_failure() -> None:
 def test_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 101)]
     assert (percentile(values, 0.5), percentile(values, 0.99), percentile([], 0.5)) == (50.0, 99.0, 0.0)
+
+
+def test_a_target_carries_its_own_headers() -> None:
+    request = Request("u", "q", {}, ok, "q", headers={"X-Forwarded-For": "198.51.100.1"})
+    assert request.target(0)["header"]["X-Forwarded-For"] == ["198.51.100.1"]
+
+
+def test_an_expected_refusal_is_an_answer_and_every_result_is_counted_by_outcome() -> None:
+    refused = {"data": None, "errors": [{"message": "no", "extensions": {"code": "RATE_LIMITED"}}]}
+    wrong = {"data": None, "errors": [{"message": "no", "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]}
+    attack = Request("u", "q", {}, ok, "attack", refusals=frozenset({"RATE_LIMITED"}))
+    lines = [
+        result(0, 200, refused, 1, "2026-12-01T10:00:00Z"),
+        result(0, 200, wrong, 1, "2026-12-01T10:00:00.1Z"),
+        result(0, 200, {"data": {"order": {"id": "o1"}}}, 1, "2026-12-01T10:00:00.2Z"),
+        result(0, 0, "", 1, "2026-12-01T10:00:00.3Z", "context deadline exceeded (Client.Timeout exceeded)"),
+    ]
+    total, _, _ = read_results(lines, [attack])
+    assert total.errors == 2
+    outcomes = {"INTERNAL_SERVER_ERROR": 1, "RATE_LIMITED": 1, "ok": 1, "timeout": 1}
+    assert total.record(1.0)["outcomes"] == outcomes
+    legitimate = Request("u", "q", {}, ok, "legitimate")
+    assert read_results(lines[:1], [legitimate])[0].errors == 1
