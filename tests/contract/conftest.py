@@ -11,6 +11,8 @@ Fixtures:
   router_url          the Apollo Router serving that supergraph in front of it
   store, events       Redis clients on its store and on the event streams
   issuer              mints tokens the implementation verifies against the suite's JWKS
+  orders_stand_in     the endpoint it asks to ship an order (`contract.orders`), one per implementation
+  orders              the same, its requests and answers reset for the test
   customer, other_customer, admin   callers with fresh user ids
   scheduled           makes a SCHEDULED delivery for a new order of `customer`, through payment.captured
 """
@@ -29,6 +31,7 @@ import redis
 from contract import layout
 from contract.composition import Composed, compose_with
 from contract.implementations import Implementation, selected
+from contract.orders import OrdersStandIn, serving_orders
 from contract.processes import REPO, RedisServer, running_redis
 from contract.queries import data_of
 from contract.router import running_router
@@ -73,10 +76,27 @@ def redis_server(log_dir: Path) -> Iterator[RedisServer]:
 
 
 @pytest.fixture(scope="session")
+def orders_stand_in(implementation: Implementation) -> Iterator[OrdersStandIn]:
+    # Per implementation, like its Redis: what one sent is never read as the other's.
+    with serving_orders() as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+def orders(orders_stand_in: OrdersStandIn) -> OrdersStandIn:
+    orders_stand_in.reset()
+    return orders_stand_in
+
+
+@pytest.fixture(scope="session")
 def delivery(
-    implementation: Implementation, redis_server: RedisServer, jwks_url: str, log_dir: Path
+    implementation: Implementation,
+    redis_server: RedisServer,
+    jwks_url: str,
+    orders_stand_in: OrdersStandIn,
+    log_dir: Path,
 ) -> Iterator[Delivery]:
-    with running_delivery(implementation, redis_server, jwks_url, log_dir) as running:
+    with running_delivery(implementation, redis_server, jwks_url, orders_stand_in.url, log_dir) as running:
         yield running
 
 

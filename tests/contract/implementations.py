@@ -3,8 +3,10 @@
 An implementation is a command. The suite runs it from the repository root
 with the service's configuration in the environment, as every deployment
 does (docs/architecture.md, "Configuration"): `HOST`, `PORT`, `REDIS_URL`
-(its store), `EVENTS_REDIS_URL` (the event streams) and `JWKS_URL` (the key
-set tokens are verified against). Nothing else of the implementation is used.
+(its store), `EVENTS_REDIS_URL` (the event streams), `JWKS_URL` (the key
+set tokens are verified against) and `ORDERS_URL` (the orders subgraph it
+asks to ship an order: the suite's stand-in). Nothing else of the
+implementation is used.
 
 `CONTRACT_DELIVERY_IMPLEMENTATIONS` (comma-separated, default: every known
 one) chooses which run; `CONTRACT_DELIVERY_COMMAND` adds one more, named

@@ -56,7 +56,12 @@ class Delivery:
 
 @contextmanager
 def running_delivery(
-    implementation: Implementation, redis_server: RedisServer, jwks_url: str, log_dir: Path, name: str = ""
+    implementation: Implementation,
+    redis_server: RedisServer,
+    jwks_url: str,
+    orders_url: str,
+    log_dir: Path,
+    name: str = "",
 ) -> Iterator[Delivery]:
     implementation.check_built()
     port = free_port()
@@ -66,6 +71,8 @@ def running_delivery(
         "REDIS_URL": redis_server.url(STORE_DB),
         "EVENTS_REDIS_URL": redis_server.url(EVENTS_DB),
         "JWKS_URL": jwks_url,
+        # Asked to confirm a shipment: the suite's stand-in for orders (orders.py).
+        "ORDERS_URL": orders_url,
         "LOG_LEVEL": "INFO",
         # The relay publishes what its own process wrote at once; what another left, at its sweep.
         "OUTBOX_SWEEP_SECONDS": "1",

@@ -16,6 +16,7 @@ import httpx
 import redis
 
 from contract.implementations import Implementation
+from contract.orders import OrdersStandIn
 from contract.processes import start_redis
 from contract.queries import data_of
 from contract.service import Delivery, running_delivery
@@ -59,13 +60,15 @@ def test_readiness_reports_its_checks(delivery: Delivery) -> None:
 
 
 def test_without_its_store_it_is_unready_and_answers_retryable_service_unavailable(
-    implementation: Implementation, jwks_url: str, log_dir: Path, admin: Caller
+    implementation: Implementation, jwks_url: str, orders: OrdersStandIn, log_dir: Path, admin: Caller
 ) -> None:
     own_dir = log_dir / "store-outage"
     own_dir.mkdir(exist_ok=True)
     server = start_redis(own_dir)
     try:
-        with running_delivery(implementation, server, jwks_url, own_dir, name="delivery-outage") as instance:
+        with running_delivery(
+            implementation, server, jwks_url, orders.url, own_dir, name="delivery-outage"
+        ) as instance:
             ready = f"{instance.base_url}/health/ready"
             lookup = ("query($id: ID!) { delivery(id: $id) { id } }", {"id": uuid.uuid4().hex})
             assert data_of(instance.graphql(*lookup, admin)) == {"delivery": None}

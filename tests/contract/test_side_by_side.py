@@ -20,6 +20,7 @@ import redis
 from contract import layout
 from contract.conftest import LOG_ROOT
 from contract.implementations import KNOWN
+from contract.orders import serving_orders
 from contract.processes import running_redis
 from contract.queries import DELIVERY, USER_ENTITY, data_of, representation
 from contract.service import Delivery, running_delivery
@@ -45,8 +46,9 @@ def pair(jwks_url: str) -> Iterator[tuple[Delivery, Delivery]]:
     log_dir.mkdir(parents=True, exist_ok=True)
     with (
         running_redis(log_dir) as server,
-        running_delivery(KNOWN["python"], server, jwks_url, log_dir) as python,
-        running_delivery(KNOWN["ts"], server, jwks_url, log_dir) as typescript,
+        serving_orders() as orders,
+        running_delivery(KNOWN["python"], server, jwks_url, orders.url, log_dir) as python,
+        running_delivery(KNOWN["ts"], server, jwks_url, orders.url, log_dir) as typescript,
     ):
         yield python, typescript
 
