@@ -16,7 +16,7 @@ from support import PASSWORD, GraphQLClient, client_of, error_codes, running_app
 
 from shopkit.testing import free_port
 from users.config import Settings
-from users.throttle import address_key
+from users.throttle import SignInAttempt, SignInThrottle, address_key
 
 WRONG = "wrong password"
 ATTACKER = "203.0.113.7"
@@ -188,6 +188,30 @@ async def test_other_accounts_sign_in_while_one_is_attacked(settings: Settings) 
         assert sum(refused(body) for body in bodies[: len(attack)]) == 3
         retry_after(await registrar.login(victim.email, PASSWORD))
         assert signed_in(await registrar.login(bystanders[0].email, PASSWORD))
+
+
+async def test_an_attempt_is_suspect_while_its_account_or_address_has_failures(settings: Settings) -> None:
+    """What decides whose hashing turn comes last (users.slots; the order is tested there)."""
+    throttle = SignInThrottle(
+        redis_url=settings.login_redis_url,
+        max_failures_per_account=10,
+        max_failures_per_address=100,
+        window_seconds=60,
+        key_prefix=settings.login_limit_key_prefix,
+    )
+    try:
+        attacked = SignInAttempt.of("judy@example.com", ATTACKER)
+        assert await throttle.check(attacked) is False
+        await throttle.record_failure(attacked)
+
+        assert await throttle.check(attacked) is True
+        # The same account from elsewhere, and another account from the same address.
+        assert await throttle.check(SignInAttempt.of("judy@example.com", SOMEONE_ELSE)) is True
+        assert await throttle.check(SignInAttempt.of("kim@example.com", ATTACKER)) is True
+        assert await throttle.check(SignInAttempt.of("kim@example.com", SOMEONE_ELSE)) is False
+        assert await throttle.check(SignInAttempt.of("kim@example.com", None)) is False
+    finally:
+        await throttle.close()
 
 
 async def test_successful_sign_ins_are_not_counted_against_the_address(settings: Settings) -> None:

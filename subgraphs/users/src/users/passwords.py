@@ -3,20 +3,23 @@
 Hashing is deliberately slow (tens to hundreds of milliseconds of CPU), so it
 runs in a worker thread: other requests keep being served meanwhile. At most
 `concurrency` hashes or verifications run at once; the rest wait for a slot in
-arrival order, so a flood of sign-ins cannot take more CPU than that. Sign-in
-holds its slot as a `turn` and checks its limits inside it (users.rules), so
-requests that queued behind an attack give up without hashing. A request
+arrival order, so a flood of sign-ins cannot take more CPU than that, except
+that a suspect sign-in (its account or address failed recently) waits until
+nobody else does (users.slots). Sign-in holds its slot as a `turn` and checks
+its limits inside it (users.rules), so requests that queued behind an attack
+give up without hashing. A request
 cancelled mid-hash keeps its slot until the thread is done (anyio does not
 abandon the thread), so the bound holds for the CPU, not just for requests.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+
+from users.slots import HashingSlots
 
 
 class HashingTurn:
@@ -49,7 +52,7 @@ class Passwords:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self._hasher = hasher
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = HashingSlots(concurrency)
         self._decoy_hash: str | None = None
 
     @classmethod
@@ -61,7 +64,7 @@ class Passwords:
         return cls(PasswordHasher.from_parameters(parameters), concurrency=concurrency)
 
     async def hash(self, password: str) -> str:
-        async with self._slots:
+        async with self._slots.held():
             return await anyio.to_thread.run_sync(self._hasher.hash, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
@@ -69,12 +72,12 @@ class Passwords:
             return await turn.verify(password_hash, password)
 
     @asynccontextmanager
-    async def turn(self) -> AsyncIterator[HashingTurn]:
-        """Waits for a hashing slot and holds it for the block."""
+    async def turn(self, *, suspect: bool = False) -> AsyncIterator[HashingTurn]:
+        """Waits for a hashing slot (after everyone else, if `suspect`) and holds it for the block."""
         if self._decoy_hash is None:
             # Made before taking the slot: making it takes one.
             self._decoy_hash = await self.hash("decoy password, matches nobody")
-        async with self._slots:
+        async with self._slots.held(suspect=suspect):
             yield HashingTurn(self._hasher, self._decoy_hash)
 
     def needs_rehash(self, password_hash: str) -> bool:

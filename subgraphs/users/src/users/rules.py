@@ -42,19 +42,21 @@ async def sign_in(
 
     Throttled (users.throttle): while the account or the client address has too
     many recent failures, the attempt is refused with `RATE_LIMITED` before any
-    password is hashed, even with the right password.
+    password is hashed, even with the right password; while it has some, the
+    attempt's turn at hashing comes after every other waiting sign-in.
     """
     try:
         normalised_email: str | None = normalise_email(email, allow_reserved_domain=True)
     except BadUserInput:
         normalised_email = None
     attempt = SignInAttempt.of(normalised_email, client_address)
-    await throttle.check(attempt)
+    suspect = await throttle.check(attempt)
     if normalised_email is None or len(password) > PASSWORD_MAX_LENGTH:
         await throttle.record_failure(attempt)
         raise Unauthenticated(WRONG_CREDENTIALS)
     user = await store.find_by_email(normalised_email)
-    async with passwords.turn() as turn:
+    # An account or address that failed recently waits until nobody else does (users.slots).
+    async with passwords.turn(suspect=suspect) as turn:
         # Checked again now that a hashing slot is ours, and the failure counted
         # before the slot is given up: attempts that queued behind an attack on
         # this account or address give up here, without hashing.

@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from limits import RateLimitItem, RateLimitItemPerSecond
+from limits import RateLimitItem, RateLimitItemPerSecond, WindowStats
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
@@ -127,13 +127,16 @@ class SignInThrottle:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared_unreachable_until = 0.0
 
-    async def check(self, attempt: SignInAttempt) -> None:
-        """Raises `RateLimited` if the account's or the address's window is full."""
-        waits = await asyncio.gather(*(self._wait(item, key) for item, key in self._windows(attempt)))
-        wait = max(waits, default=0.0)
+    async def check(self, attempt: SignInAttempt) -> bool:
+        """Raises `RateLimited` if the account's or the address's window is full; else whether
+        the attempt is suspect: its account or address has failures in its window."""
+        windows = self._windows(attempt)
+        stats = await asyncio.gather(*(self._stats(item, key) for item, key in windows))
+        wait = max((_wait(window) for window in stats), default=0.0)
         if wait > 0:
             SIGN_INS.labels(outcome="throttled").inc()
             raise RateLimited(TOO_MANY_FAILURES, retryAfterSeconds=max(1, math.ceil(wait)))
+        return any(window.remaining < item.amount for window, (item, _) in zip(stats, windows, strict=True))
 
     async def record_failure(self, attempt: SignInAttempt) -> None:
         SIGN_INS.labels(outcome="failed").inc()
@@ -155,12 +158,8 @@ class SignInThrottle:
     async def _hit(self, item: RateLimitItem, key: str) -> None:
         await self._run(lambda limiter: limiter.hit(item, key))
 
-    async def _wait(self, item: RateLimitItem, key: str) -> float:
-        """Seconds until the window has room for one more failure (0 if it has now)."""
-        stats = await self._run(lambda limiter: limiter.get_window_stats(item, key))
-        if stats.remaining > 0:
-            return 0.0
-        return max(stats.reset_time - time.time(), 0.001)
+    async def _stats(self, item: RateLimitItem, key: str) -> WindowStats:
+        return await self._run(lambda limiter: limiter.get_window_stats(item, key))
 
     async def _run(self, operation: Callable[[MovingWindowRateLimiter], Awaitable[Result]]) -> Result:
         if time.monotonic() >= self._shared_unreachable_until:
@@ -175,6 +174,13 @@ class SignInThrottle:
                     REDIS_RETRY_SECONDS,
                 )
         return await operation(self._local)
+
+
+def _wait(window: WindowStats) -> float:
+    """Seconds until the window has room for one more failure (0 if it has now)."""
+    if window.remaining > 0:
+        return 0.0
+    return max(window.reset_time - time.time(), 0.001)
 
 
 def _limit(max_failures: int, window_seconds: int, what: str) -> RateLimitItem | None:
