@@ -3,14 +3,16 @@ import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import MongoOutbox, OutboxRelay, outbox_flag, outbox_push
 from shopkit.events.streams import publish, read_events
-from shopkit.mongo import Database, MongoDB
+from shopkit.mongo import Database, Document, MongoDB
 from shopkit.redis_client import connect as connect_redis
 
 
@@ -118,6 +120,33 @@ async def test_the_sweep_reads_only_flagged_documents_and_clears_the_flag(
     assert [event.id for event in await read_events(redis, stream)] == [flagged.id]
     assert await relay.relay_pending() == 0
     assert await database.things.find_one({"_id": "flagged"}) == {"_id": "flagged", "outbox": []}
+
+
+async def test_a_backlog_larger_than_a_batch_is_swept_with_one_query(
+    database: Database, mongodb: MongoDB, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One query names every flagged document, however many batches they make: a query per
+    batch reads the whole backlog each time on FerretDB (no limit pushdown with a filter)."""
+    stream = f"test.{uuid.uuid4().hex}"
+    events = [Event("a.b", {"n": n}, "test") for n in range(250)]
+    await database.things.insert_many(
+        [{"_id": f"t{n}", "outbox": [event.to_doc()], **outbox_flag()} for n, event in enumerate(events)]
+    )
+    sweeps: list[object] = []
+    find = AsyncCollection.find
+
+    def counting_find(self: AsyncCollection[Document], *args: Any, **kwargs: Any) -> Any:
+        if args and args[0] == outbox_flag():
+            sweeps.append(args[0])
+        return find(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncCollection, "find", counting_find)
+    relay = OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream, batch=100)
+
+    assert await relay.relay_pending() == 250
+    assert len(sweeps) == 1
+    assert {event.id for event in await read_events(redis, stream)} == {event.id for event in events}
+    assert await database.things.count_documents(outbox_flag()) == 0
 
 
 async def test_an_entry_that_is_not_an_event_is_dead_lettered_and_the_rest_published(

@@ -39,7 +39,7 @@ counter is the number of round trips, which is what the N+1 tests compare.
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -433,9 +433,14 @@ class DeliveryOutbox:
         """Everything in the list: a notification means "the list grew", not how much."""
         return await self._head(-1)
 
+    async def sweep(self, batch: int) -> AsyncIterator[list[Entries]]:
+        # Published entries leave the list, so the head is always the next batch.
+        while pending := await self._pending(batch):
+            yield pending
+
     @store_call
-    async def pending(self, limit: int) -> list[Entries]:
-        return await self._head(limit - 1)
+    async def _pending(self, batch: int) -> list[Entries]:
+        return await self._head(batch - 1)
 
     @store_call
     async def remove(self, entries: Entries) -> None:
