@@ -190,7 +190,9 @@ async def test_other_accounts_sign_in_while_one_is_attacked(settings: Settings) 
         assert signed_in(await registrar.login(bystanders[0].email, PASSWORD))
 
 
-async def test_an_attempt_is_suspect_while_its_account_or_address_has_failures(settings: Settings) -> None:
+async def test_an_attempt_is_suspect_while_its_account_or_address_has_failures_or_is_busy(
+    settings: Settings,
+) -> None:
     """What decides whose hashing turn comes last (users.slots; the order is tested there)."""
     throttle = SignInThrottle(
         redis_url=settings.login_redis_url,
@@ -210,6 +212,15 @@ async def test_an_attempt_is_suspect_while_its_account_or_address_has_failures(s
         assert await throttle.check(SignInAttempt.of("kim@example.com", ATTACKER)) is True
         assert await throttle.check(SignInAttempt.of("kim@example.com", SOMEONE_ELSE)) is False
         assert await throttle.check(SignInAttempt.of("kim@example.com", None)) is False
+
+        # Busy: another sign-in of the same account or from the same address is being checked.
+        lee = SignInAttempt.of("lee@example.com", "192.0.2.1")
+        with throttle.in_flight(lee):
+            assert throttle.busy(SignInAttempt.of("lee@example.com", "192.0.2.2"))
+            assert throttle.busy(SignInAttempt.of("max@example.com", "192.0.2.1"))
+            assert not throttle.busy(SignInAttempt.of("max@example.com", "192.0.2.2"))
+            assert not throttle.busy(SignInAttempt.of("max@example.com", None))
+        assert not throttle.busy(lee)
     finally:
         await throttle.close()
 

@@ -40,10 +40,35 @@ async def test_waiters_are_served_in_arrival_order_and_the_suspect_ones_last() -
     assert served == ["ann", "bob", "carol", "spray-1", "spray-2"]
 
 
-async def test_a_free_slot_is_taken_at_once_whoever_asks() -> None:
+async def test_a_free_slot_is_taken_at_once() -> None:
     slots = HashingSlots(2)
-    async with slots.held(suspect=True), slots.held():
+    async with asyncio.timeout(1), slots.held(suspect=True), slots.held():
         pass
+
+
+async def test_suspect_holders_leave_one_slot_for_everyone_else() -> None:
+    slots = HashingSlots(2)
+    release = asyncio.Event()
+    second_suspect_in = asyncio.Event()
+
+    async def suspect(entered: asyncio.Event | None = None) -> None:
+        async with slots.held(suspect=True):
+            if entered is not None:
+                entered.set()
+            await release.wait()
+
+    first = asyncio.create_task(suspect())
+    await asyncio.sleep(0)
+    second = asyncio.create_task(suspect(second_suspect_in))
+    await asyncio.sleep(0)
+
+    # One slot is free, but not for the second suspect: a customer gets it at once.
+    assert not second_suspect_in.is_set()
+    async with asyncio.timeout(1), slots.held():
+        assert not second_suspect_in.is_set()
+    release.set()
+    await asyncio.gather(first, second)
+    assert second_suspect_in.is_set()
 
 
 async def test_a_cancelled_waiter_leaves_its_place_and_takes_no_slot() -> None:

@@ -24,7 +24,9 @@ import ipaddress
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -32,7 +34,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond, WindowStats
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
-from prometheus_client import Counter
+from prometheus_client import Counter as PrometheusCounter
 from redis.asyncio import ConnectionPool
 from redis.exceptions import RedisError
 
@@ -47,7 +49,7 @@ REDIS_RETRY_SECONDS = 5.0
 REDIS_TIMEOUT_SECONDS = 1.0
 TOO_MANY_FAILURES = "Too many failed sign-ins: try again later."
 
-SIGN_INS = Counter(
+SIGN_INS = PrometheusCounter(
     "shopgraph_sign_ins",
     "Sign-in attempts by outcome (throttled: refused before the password was checked).",
     ["outcome"],
@@ -126,6 +128,7 @@ class SignInThrottle:
         self._shared = MovingWindowRateLimiter(shared)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared_unreachable_until = 0.0
+        self._in_flight: Counter[str] = Counter()
 
     async def check(self, attempt: SignInAttempt) -> bool:
         """Raises `RateLimited` if the account's or the address's window is full; else whether
@@ -137,6 +140,25 @@ class SignInThrottle:
             SIGN_INS.labels(outcome="throttled").inc()
             raise RateLimited(TOO_MANY_FAILURES, retryAfterSeconds=max(1, math.ceil(wait)))
         return any(window.remaining < item.amount for window, (item, _) in zip(stats, windows, strict=True))
+
+    def busy(self, attempt: SignInAttempt) -> bool:
+        """Whether another sign-in of the attempt's account or from its address is being checked
+        in this process: the second and later of a burst are suspect from the start, before the
+        first has failed (an attack's first wave), and a customer's is not slowed by them."""
+        return any(self._in_flight[key] for key in _in_flight_keys(attempt))
+
+    @contextmanager
+    def in_flight(self, attempt: SignInAttempt) -> Iterator[None]:
+        """Counts the attempt as being checked (`busy`) for the length of the block."""
+        keys = _in_flight_keys(attempt)
+        self._in_flight.update(keys)
+        try:
+            yield
+        finally:
+            self._in_flight.subtract(keys)
+            for key in keys:
+                if self._in_flight[key] <= 0:
+                    del self._in_flight[key]
 
     async def record_failure(self, attempt: SignInAttempt) -> None:
         SIGN_INS.labels(outcome="failed").inc()
@@ -174,6 +196,11 @@ class SignInThrottle:
                     REDIS_RETRY_SECONDS,
                 )
         return await operation(self._local)
+
+
+def _in_flight_keys(attempt: SignInAttempt) -> list[str]:
+    keys = [] if attempt.account is None else [f"account:{attempt.account}"]
+    return keys if attempt.address is None else [*keys, f"address:{attempt.address}"]
 
 
 def _wait(window: WindowStats) -> float:
