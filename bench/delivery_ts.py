@@ -3,16 +3,13 @@ Redis and JWKS, for the side-by-side scenario. It is not in the stack: it answer
 scenario sends it directly."""
 
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-import httpx
-
 from bench.config import REPO_ROOT, Settings
+from bench.side_process import free_port, wait_until_ready
 
 MAIN = REPO_ROOT / "subgraphs" / "delivery-ts" / "dist" / "src" / "main.js"
 READY_TIMEOUT_S = 60.0
@@ -22,13 +19,6 @@ READY_TIMEOUT_S = 60.0
 class Running:
     url: str
     pid: int
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -49,20 +39,11 @@ def typescript_delivery(settings: Settings) -> Iterator[Running]:
         ["node", str(MAIN)], cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not _ready(f"http://127.0.0.1:{port}/health/ready"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the TypeScript delivery did not become ready (see {log.name})")
-            time.sleep(0.2)
+        wait_until_ready(
+            process, port, timeout=READY_TIMEOUT_S, what=f"the TypeScript delivery (see {log.name})"
+        )
         yield Running(f"http://127.0.0.1:{port}/graphql", process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -20,13 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import redis
 from pymongo import MongoClient
 
 from bench.config import REPO_ROOT, Settings
-from bench.delivery_ts import free_port
 from bench.probes import listening_pids
+from bench.side_process import free_port, wait_until_ready
 
 DATABASE = "bench_signin"
 REDIS_DATABASE = 7
@@ -95,11 +94,9 @@ def users_of_its_own(settings: Settings) -> Iterator[Running]:
         start_new_session=True,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while not _ready(f"http://127.0.0.1:{port}/health/ready"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the sign-in users process did not become ready (see {log.name})")
-            time.sleep(0.2)
+        wait_until_ready(
+            process, port, timeout=READY_TIMEOUT_S, what=f"the sign-in users process (see {log.name})"
+        )
         serving = listening_pids({"users": port})["users"]
         yield Running(f"http://127.0.0.1:{port}/graphql", f"http://127.0.0.1:{port}/metrics", serving)
     finally:
@@ -130,10 +127,3 @@ def _gone(process: subprocess.Popen[bytes], timeout: float) -> bool:
             return True
         time.sleep(0.2)
     return False
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False

@@ -10,6 +10,7 @@ tests/contract/README.md and checked there for every implementation.
 """
 
 import logging
+from contextlib import nullcontext
 from typing import Any
 
 import httpx
@@ -36,16 +37,19 @@ class OrdersClient:
     ) -> None:
         """Returns once orders has marked the order shipped; CONFLICT if orders refuses (the order
         was cancelled), SERVICE_UNAVAILABLE (retryable) if it could not answer."""
-        if self._tracer is None:
-            answer = await self._ship_order(order_id, authorization, traceparent)
-        else:
-            with self._tracer.start_as_current_span("orders shipOrder", kind=SpanKind.CLIENT):
-                answer = await self._ship_order(order_id, authorization, traceparent_or(traceparent))
-        refusal = _conflict_message(answer)
-        if refusal is not None:
-            raise Conflict(refusal)
-        if not _confirmed(answer):
-            raise ServiceUnavailable(UNCONFIRMED, retryable=True, retryAfterSeconds=1)
+        span = (
+            nullcontext()
+            if self._tracer is None
+            else self._tracer.start_as_current_span("orders shipOrder", kind=SpanKind.CLIENT)
+        )
+        with span:  # a refusal raised inside it marks the span failed
+            # The span's own context when traced, else the caller's as it came.
+            answer = await self._ship_order(order_id, authorization, traceparent_or(traceparent))
+            refusal = _conflict_message(answer)
+            if refusal is not None:
+                raise Conflict(refusal)
+            if not _confirmed(answer):
+                raise ServiceUnavailable(UNCONFIRMED, retryable=True, retryAfterSeconds=1)
 
     async def _ship_order(
         self, order_id: str, authorization: str | None, traceparent: str | None
