@@ -40,6 +40,7 @@ from shopkit.records import Amount, StoredAddress
 
 CANCELLABLE = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED, OrderStatus.PAID})
 AWAITING_PAYMENT = frozenset({OrderStatus.PENDING_PAYMENT, OrderStatus.PAYMENT_FAILED})
+# What can still be cancelled can still ship, and nothing else: the order decides between the two.
 SHIPPABLE = CANCELLABLE
 # shipOrder on an order in one of these answers it unchanged: asking again is safe.
 SHIPPED_ALREADY = frozenset({OrderStatus.SHIPPED, OrderStatus.DELIVERED})
