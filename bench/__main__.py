@@ -1,7 +1,8 @@
 """`make bench`: bench stack up, seed, the scenarios, results in bench/results/latest.{json,md}.
 
     bench/run.sh                  # 1,000 customers, 100,000 orders (BENCH_ORDERS to change)
-    BENCH_QUICK=1 bench/run.sh    # 100 customers, 1,000 orders, short runs: under 3 minutes
+    BENCH_QUICK=1 bench/run.sh    # 100 customers, 500 orders, short runs: under 3 minutes
+    BENCH_SCENARIOS=costGrowth,signInUnderAttack bench/run.sh   # those only, into results/partial.*
 
 Exit status 0 when every scenario ran and no request failed (missed targets
 are reported, not turned into a failure); 1 otherwise.
@@ -20,7 +21,7 @@ from typing import Any
 
 from bench import report, signin, store_probe
 from bench.client import GraphQLClient, operation
-from bench.config import SUBGRAPHS, Settings
+from bench.config import SCENARIOS, SUBGRAPHS, Settings
 from bench.probes import listening_pids
 from bench.scenarios import Context, Scenarios, build_context
 from bench.seed import ensure_seeded
@@ -123,18 +124,25 @@ def main() -> int:
         suite.pids = pids
         log(f"==> measuring: {', '.join(f'{n} (pid {p})' for n, p in sorted(pids.items()))}")
         context: Context = asyncio.run(build_context(settings, record))
+        measures: dict[str, Callable[[], dict[str, Any]]] = {
+            "storeProbe": lambda: asyncio.run(store_probe.probe(settings, log)),
+            "routerOverhead": lambda: suite.router_overhead(context),
+            "routerVsGateway": lambda: suite.router_vs_gateway(context, gateway),
+            "deliveryImplementations": lambda: suite.delivery_implementations(context),
+            "costGrowth": lambda: suite.cost_growth(context),
+            "shoppers": lambda: suite.shoppers(context),
+            "mixedTraffic": lambda: suite.mixed_traffic(context),
+            "signInUnderAttack": lambda: signin.sign_in_under_attack(suite),
+        }
+        if tuple(measures) != SCENARIOS:
+            raise RuntimeError("bench/config.py's SCENARIOS must name every scenario here, in order")
         scenarios: dict[str, Any] = {}
-        run("storeProbe", scenarios, lambda: asyncio.run(store_probe.probe(settings, log)))
-        run("routerOverhead", scenarios, lambda: suite.router_overhead(context))
-        run("routerVsGateway", scenarios, lambda: suite.router_vs_gateway(context, gateway))
-        run("deliveryImplementations", scenarios, lambda: suite.delivery_implementations(context))
-        run("costGrowth", scenarios, lambda: suite.cost_growth(context))
-        run("shoppers", scenarios, lambda: suite.shoppers(context))
-        run("mixedTraffic", scenarios, lambda: suite.mixed_traffic(context))
-        run("signInUnderAttack", scenarios, lambda: signin.sign_in_under_attack(suite))
+        for name in settings.scenarios:
+            run(name, scenarios, measures[name])
+        chosen = f"BENCH_SCENARIOS={','.join(settings.scenarios)} " if settings.partial else ""
         results: dict[str, Any] = {
             "generatedAt": datetime.now(UTC).isoformat(timespec="seconds"),
-            "command": ("BENCH_QUICK=1 " if settings.quick else "") + "make bench",
+            "command": ("BENCH_QUICK=1 " if settings.quick else "") + chosen + "make bench",
             "quick": settings.quick,
             "totalSeconds": round(time.monotonic() - started, 1),
             "machine": load_average,
@@ -146,7 +154,9 @@ def main() -> int:
             "scenarios": scenarios,
         }
         results["targets"] = report.targets(results)
-        json_path, md_path = report.write(results, settings.results_dir)
+        json_path, md_path = report.write(
+            results, settings.results_dir, "partial" if settings.partial else "latest"
+        )
         log(f"==> results: {md_path} and {json_path} ({results['totalSeconds'] / 60:.1f} min)")
         for row in results["targets"]:
             log(f"    [{row['met']}] {row['name']}: {row['measured']}")

@@ -12,6 +12,17 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO_ROOT / "bench"
 SUBGRAPHS = ("users", "orders", "payments", "delivery")
+# Every scenario, in the order a run measures them (BENCH_SCENARIOS picks some).
+SCENARIOS = (
+    "storeProbe",
+    "routerOverhead",
+    "routerVsGateway",
+    "deliveryImplementations",
+    "costGrowth",
+    "shoppers",
+    "mixedTraffic",
+    "signInUnderAttack",
+)
 
 
 def _flag(name: str) -> bool:
@@ -89,6 +100,13 @@ class Settings:
     # "gateway": Apollo Gateway serves the router's port and there is no second
     # router to compare with (for working on the bench before the router is built).
     router: str = "router"
+    # The scenarios to measure; fewer than all makes a partial run (`partial` below).
+    scenarios: tuple[str, ...] = SCENARIOS
+
+    @property
+    def partial(self) -> bool:
+        """A run of some scenarios only: its results go beside latest.*, never over them."""
+        return self.scenarios != SCENARIOS
 
     @property
     def router_url(self) -> str:
@@ -154,7 +172,7 @@ class Settings:
                 mix_step=10,
                 mix_steps=1,
                 shoppers=10,
-                signin=5,
+                signin=6,
                 probe_sizes=(1000, 10_000),
             )
             if quick
@@ -190,6 +208,7 @@ class Settings:
             shoppers=int(env("BENCH_SHOPPERS", "32")),
             external_mongodb_uri=external,
             router=env("BENCH_ROUTER", "router"),
+            scenarios=chosen_scenarios(env("BENCH_SCENARIOS", "")),
         )
 
     def stack_env(self) -> dict[str, str]:
@@ -220,3 +239,12 @@ class Settings:
             # Empty: the stack starts its embedded store (FerretDB on its PostgreSQL).
             "STACK_MONGODB_URI": self.external_mongodb_uri or "",
         }
+
+
+def chosen_scenarios(names: str) -> tuple[str, ...]:
+    """`BENCH_SCENARIOS` ("costGrowth,signInUnderAttack"; empty: all), in the order runs measure them."""
+    chosen = {name.strip() for name in names.split(",") if name.strip()}
+    unknown = sorted(chosen - set(SCENARIOS))
+    if unknown:
+        raise ValueError(f"BENCH_SCENARIOS: no scenario {unknown}; the scenarios are {', '.join(SCENARIOS)}")
+    return tuple(name for name in SCENARIOS if name in chosen) if chosen else SCENARIOS

@@ -191,9 +191,9 @@ def total_errors(results: Mapping[str, Any]) -> int:
     return sum(int(run["errors"]) for run in all_runs(results["scenarios"]))
 
 
-def write(results: Mapping[str, Any], directory: Path) -> tuple[Path, Path]:
+def write(results: Mapping[str, Any], directory: Path, name: str = "latest") -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
-    json_path, md_path = directory / "latest.json", directory / "latest.md"
+    json_path, md_path = directory / f"{name}.json", directory / f"{name}.md"
     json_path.write_text(json.dumps(results, indent=1) + "\n")
     md_path.write_text(render(results))
     return json_path, md_path
