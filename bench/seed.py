@@ -223,6 +223,7 @@ async def _write(
                 order_id=uuid.uuid4().hex,
                 number=rules.order_number(await order_store.next_order_sequence()),
                 customer_id=customer.id,
+                customer_seq=await order_store.next_customer_position(customer.id),
                 priced=rules.price(lines, catalog),
                 shipping_address=address_for(owner),
                 now=utc_now(),

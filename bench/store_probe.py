@@ -53,6 +53,7 @@ def new_order(index: int, start: datetime) -> OrderRecord:
         order_id=uuid.uuid4().hex,
         number=rules.order_number(index),
         customer_id=f"customer-{index % CUSTOMERS:04d}",
+        customer_seq=0,  # OrderStore.import_orders gives each its position
         priced=ITEMS,
         shipping_address=ADDRESS,
         now=start + timedelta(milliseconds=index),

@@ -192,6 +192,7 @@ async def insert_orders(
             order_id=uuid.uuid4().hex,
             number=rules.order_number(sequence),
             customer_id=customer_id,
+            customer_seq=0,  # given below, as insert_order would have
             priced=priced,
             shipping_address={**ADDRESS, "line2": None},
             now=newest - timedelta(seconds=index // same_time_every),

@@ -112,6 +112,7 @@ async def test_published_events_match_their_schemas_and_carry_the_trace(
         "orderId": order["id"],
         "number": order["number"],
         "customerId": customer,
+        "customerSequence": 1,  # the customer's first order
         "items": [
             {
                 "sku": "MON-27-QHD",
@@ -155,6 +156,8 @@ def test_schemas_refuse_what_they_should() -> None:
         "placedAt": "2026-01-01T00:00:00+00:00",
     }
     placed.validate(good)
+    placed.validate({**good, "customerSequence": 1})  # optional: older events lack it
+    assert not placed.is_valid({**good, "customerSequence": 0})
     assert not placed.is_valid({**good, "extra": 1})
     assert not placed.is_valid({**good, "items": []})
     assert not placed.is_valid({**good, "total": {"amount": 1.5, "currency": "USD"}})

@@ -54,6 +54,7 @@ async def test_every_listed_shape_is_planned_on_an_index(
                         order_id=f"order-{n}",
                         number=f"SG-{n}",
                         customer_id=f"customer-{n % CUSTOMERS}",
+                        customer_seq=0,  # the position below
                         priced=nothing,
                         shipping_address=address,
                         now=now - timedelta(minutes=n),

@@ -100,10 +100,14 @@ class Shop:
         await self.eventually(lambda: self.db.orders.find_one({"_id": order_id}))
         return order_id
 
-    async def place_orders(self, customer_id: str, count: int, amount: int = 2500) -> list[str]:
+    async def place_orders(
+        self, customer_id: str, count: int, amount: int = 2500, *, sequenced: bool = False
+    ) -> list[str]:
+        """`sequenced`: the events carry customerSequence 1, 2, ... (as orders' do), else none
+        (as events written before it existed)."""
         order_ids = [uuid.uuid4().hex for _ in range(count)]
-        for order_id in order_ids:
-            await self.place_order_with_id(order_id, customer_id, amount)
+        for seq, order_id in enumerate(order_ids, start=1):
+            await self.place_order_with_id(order_id, customer_id, amount, sequence=seq if sequenced else None)
 
         async def all_projected() -> bool:
             return await self.db.orders.count_documents({"_id": {"$in": order_ids}}) == count
@@ -112,9 +116,15 @@ class Shop:
         return order_ids
 
     async def place_order_with_id(
-        self, order_id: str, customer_id: str, amount: int = 2500, currency: str = "EUR"
+        self,
+        order_id: str,
+        customer_id: str,
+        amount: int = 2500,
+        currency: str = "EUR",
+        sequence: int | None = None,
     ) -> None:
-        await publish(self.redis, ORDERS_STREAM, order_placed(order_id, customer_id, amount, currency))
+        event = order_placed(order_id, customer_id, amount, currency, sequence)
+        await publish(self.redis, ORDERS_STREAM, event)
 
     async def cancel_order(self, order_id: str, customer_id: str, event_id: str | None = None) -> Event:
         event = Event(
@@ -164,11 +174,14 @@ class Shop:
         return await self.db.payments.count_documents({"outbox.0": {"$exists": True}}) == 0
 
 
-def order_placed(order_id: str, customer_id: str, amount: int, currency: str) -> Event:
+def order_placed(
+    order_id: str, customer_id: str, amount: int, currency: str, sequence: int | None = None
+) -> Event:
     return Event(
         type="order.placed",
         producer="orders",
         data={
+            **({} if sequence is None else {"customerSequence": sequence}),
             "orderId": order_id,
             "number": "SG-000001",
             "customerId": customer_id,

@@ -28,6 +28,15 @@ COUNTERS = "counters"
 MIGRATIONS = "migrations"
 
 
+def bucket_name(owner_id: str, bucket: int) -> str:
+    return f"{owner_id}#{bucket}"
+
+
+def bucket_of(owner_id: str, seq: int) -> str:
+    """The bucket of the document at position `seq` of its owner's history."""
+    return bucket_name(owner_id, seq // BUCKET_SIZE)
+
+
 @dataclass(frozen=True)
 class History:
     """How one collection's documents are placed in their owners' histories."""
@@ -41,12 +50,9 @@ class History:
     def counter_id(self, owner_id: str) -> str:
         return f"{self.counter_prefix}:{owner_id}"
 
-    def bucket(self, owner_id: str, bucket: int) -> str:
-        return f"{owner_id}#{bucket}"
-
     def position(self, owner_id: str, seq: int) -> Document:
         """The fields that place a document at `seq` in its owner's history."""
-        return {self.seq_field: seq, self.bucket_field: self.bucket(owner_id, seq // BUCKET_SIZE)}
+        return {self.seq_field: seq, self.bucket_field: bucket_of(owner_id, seq)}
 
     @property
     def migration_id(self) -> str:
@@ -76,8 +82,11 @@ class Histories:
 
     async def next_position(self, owner_id: str) -> Document:
         """Reserves the owner's next position; returns the fields that place a document there."""
-        seq = await reserve(self._mongo, self.history.counter_id(owner_id), 1)
-        return self.history.position(owner_id, seq)
+        return self.history.position(owner_id, await self.reserve_position(owner_id))
+
+    async def reserve_position(self, owner_id: str) -> int:
+        """Reserves the owner's next position; returns it (1 for the owner's first document)."""
+        return await reserve(self._mongo, self.history.counter_id(owner_id), 1)
 
     async def positioned(self, documents: Sequence[Document]) -> list[Document]:
         """The documents, each given the next position of its owner, in the order given."""
@@ -115,7 +124,7 @@ class Histories:
             }
             buckets = {
                 owner_id: [
-                    history.bucket(owner_id, bucket)
+                    bucket_name(owner_id, bucket)
                     for bucket in range((span.stop - 1) // BUCKET_SIZE, span.start // BUCKET_SIZE - 1, -1)
                 ]
                 for owner_id, span in spans.items()

@@ -203,6 +203,12 @@ class MongoDB:
         for client, _ in self._writers:
             await client.close()
 
+    @property
+    def one_query_per_key(self) -> bool:
+        """Whether `find_grouped` sends one query per value (FerretDB cannot push `$in` down)
+        rather than one per batch: a caller with another way to batch may prefer it there."""
+        return self.server is Server.FERRETDB
+
     async def is_ready(self) -> bool:
         try:
             await self.reads.command("ping")
@@ -231,7 +237,7 @@ class MongoDB:
         found: dict[Key, list[Document]] = {value: [] for value in unique}
         if not unique:
             return found
-        if len(unique) == 1 or self.server is Server.FERRETDB:
+        if len(unique) == 1 or self.one_query_per_key:
             pages = await asyncio.gather(
                 *(
                     self._find(collection, {field: value, **(where or {})}, projection, sort, limit)

@@ -51,6 +51,7 @@ def order_placed(order: OrderRecord, traceparent: str | None) -> Event:
         "orderId": order.id,
         "number": order.number,
         "customerId": order.customer_id,
+        "customerSequence": order.customer_seq,
         "items": [
             {
                 "sku": item.sku,

@@ -93,6 +93,13 @@ class Order:
         description="Every status the order reached, oldest first, with the event that moved it there."
     )
     customer_id: strawberry.Private[str]
+    customer_sequence: int = strawberry.federation.field(
+        inaccessible=True,
+        description=(
+            "Its place among its customer's orders, 1 for their first. Not in the API: payments "
+            "groups what it keeps per order by it, so a page of orders is a few lookups there."
+        ),
+    )
 
     @strawberry.field
     def customer(self) -> "User":
@@ -111,6 +118,7 @@ class Order:
             updated_at=order.updated_at,
             history=[OrderHistoryEntry.from_record(entry) for entry in order.history],
             customer_id=order.customer_id,
+            customer_sequence=order.customer_seq,
         )
 
     @classmethod
@@ -204,6 +212,7 @@ class Mutation:
             order_id=uuid.uuid4().hex,
             number=rules.order_number(await context.store.next_order_sequence()),
             customer_id=principal.user_id,
+            customer_seq=await context.store.next_customer_position(principal.user_id),
             priced=priced,
             shipping_address=shipping_address,
             now=utc_now(),

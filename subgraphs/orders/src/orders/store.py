@@ -152,6 +152,8 @@ class OrderRecord:
     id: str
     number: str
     customer_id: str
+    # Its place in its customer's history: 1 for their first order (see the module's docstring).
+    customer_seq: int
     status: OrderStatus
     items: tuple[OrderLine, ...]
     total: Amount
@@ -181,6 +183,7 @@ class OrderRecord:
             id=doc["_id"],
             number=doc["number"],
             customer_id=doc["customerId"],
+            customer_seq=doc["customerSeq"],
             status=OrderStatus(doc["status"]),
             items=tuple(OrderLine.from_doc(item) for item in doc["items"]),
             total=Amount.from_doc(doc["total"]),
@@ -312,13 +315,18 @@ class OrderStore:
         return await reserve(self._mongo, ORDER_NUMBER_COUNTER, count)
 
     @store_call
+    async def next_customer_position(self, customer_id: str) -> int:
+        """Reserves the place of the customer's next order in their history (`customer_seq`)."""
+        return await self._histories.reserve_position(customer_id)
+
+    @store_call
     async def insert_order(self, order: OrderRecord, event: Event) -> None:
-        """Stores a new order, last in its customer's history, with its `order.placed` event in its outbox."""
-        position = await self._histories.next_position(order.customer_id)
+        """Stores a new order at its place in its customer's history, with its `order.placed` event in
+        its outbox."""
         await self._write(order.id).orders.insert_one(
             {
                 **_new_order_doc(order),
-                **position,
+                **CUSTOMER_HISTORY.position(order.customer_id, order.customer_seq),
                 "outbox": [event.to_doc()],
                 **outbox_flag(),
             }
@@ -329,7 +337,8 @@ class OrderStore:
     async def import_orders(self, orders: Sequence[OrderRecord]) -> None:
         """Stores orders placed elsewhere (a data set being loaded), without events.
 
-        Each takes the next position of its customer, in the order given.
+        Each takes the next position of its customer, in the order given, in place
+        of its `customer_seq`.
         """
         positioned = await self._histories.positioned([_new_order_doc(order) for order in orders])
         if positioned:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from payments.config import SERVICE
 from payments.store import ORDER_OPEN, OrderProjection, PaymentRecord, PaymentStore
 from shopkit.events.envelope import Event, stream_for
+from shopkit.history import bucket_of
 from shopkit.records import Amount
 
 log = logging.getLogger(__name__)
@@ -86,11 +87,12 @@ def order_projection(event: Event) -> OrderProjection:
     data = event.data
     total = data["total"]
     address = data["shippingAddress"]
+    customer_id, sequence = str(data["customerId"]), data.get("customerSequence")
     now = datetime.now(UTC)
     return OrderProjection(
         id=str(data["orderId"]),
         number=str(data.get("number", "")),
-        customer_id=str(data["customerId"]),
+        customer_id=customer_id,
         total=Amount(amount=int(total["amount"]), currency=str(total["currency"])),
         shipping_address={
             "line1": address["line1"],
@@ -105,6 +107,7 @@ def order_projection(event: Event) -> OrderProjection:
         created_at=now,
         updated_at=now,
         applied_events=(event.id,),
+        order_bucket=bucket_of(customer_id, int(sequence)) if sequence is not None else None,
     )
 
 

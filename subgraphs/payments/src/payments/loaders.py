@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from strawberry.dataloader import DataLoader
 
-from payments.store import OrderProjection, PaymentRecord, PaymentStore
+from payments.store import OrderProjection, OrderRef, PaymentRecord, PaymentStore
 from shopkit.pagination import Cursor
 
 
@@ -21,7 +21,7 @@ class PageKey:
 @dataclass(frozen=True)
 class Loaders:
     payment_by_id: DataLoader[str, PaymentRecord | None]
-    payments_by_order_id: DataLoader[str, list[PaymentRecord]]
+    payments_of_order: DataLoader[OrderRef, list[PaymentRecord]]
     order_by_id: DataLoader[str, OrderProjection | None]
     payment_page: DataLoader[PageKey, list[PaymentRecord]]
 
@@ -36,9 +36,9 @@ def create_loaders(store: PaymentStore, find_orders: OrderFinder) -> Loaders:
         found = await store.payments_by_ids(ids)
         return [found.get(payment_id) for payment_id in ids]
 
-    async def payments_by_order_id(order_ids: list[str]) -> list[list[PaymentRecord]]:
-        found = await store.payments_by_order_ids(order_ids)
-        return [found.get(order_id, []) for order_id in order_ids]
+    async def payments_of_orders(orders: list[OrderRef]) -> list[list[PaymentRecord]]:
+        found = await store.payments_of_orders(orders)
+        return [found.get(order.order_id, []) for order in orders]
 
     async def orders_by_id(order_ids: list[str]) -> list[OrderProjection | None]:
         found = await find_orders(order_ids)
@@ -57,7 +57,7 @@ def create_loaders(store: PaymentStore, find_orders: OrderFinder) -> Loaders:
 
     return Loaders(
         payment_by_id=DataLoader(load_fn=payments_by_id),
-        payments_by_order_id=DataLoader(load_fn=payments_by_order_id),
+        payments_of_order=DataLoader(load_fn=payments_of_orders),
         order_by_id=DataLoader(load_fn=orders_by_id),
         payment_page=DataLoader(load_fn=payment_pages),
     )

@@ -191,6 +191,7 @@ class Payments:
             created_at=now,
             updated_at=now,
             applied_events=(),
+            order_bucket=order.order_bucket,
         )
         await self._store.insert_payment(payment)
         if not await self._store.claim_order(order.id, payment_id, now):

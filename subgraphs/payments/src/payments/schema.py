@@ -9,8 +9,9 @@ from payments import processor
 from payments.context import Info
 from payments.loaders import PageKey
 from payments.rules import PayRequest, check_idempotency_key, check_refund_amount, order_not_known_yet
-from payments.store import CHARGED, PaymentRecord, PaymentStatus
+from payments.store import CHARGED, OrderRef, PaymentRecord, PaymentStatus
 from shopkit.auth import require_admin, require_owner, require_principal
+from shopkit.history import bucket_of
 from shopkit.http import QueryLimits, schema_extensions
 from shopkit.pagination import Cursor, page_size
 from shopkit.types import Money, PageInfo
@@ -64,7 +65,7 @@ async def paid_of(root: "Order", info: Info) -> tuple[int, Money]:
     payments read its projection of the order."""
     principal = require_principal(info.context.principal())
     order_id = str(root.id)
-    payments = await info.context.loaders.payments_by_order_id.load(order_id)
+    payments = await info.context.loaders.payments_of_order.load(root.ref)
     for payment in payments:
         require_owner(principal, payment.payer_id, "order")
     paid = sum(p.amount.amount - p.refunded_amount for p in payments if p.status in CHARGED)
@@ -77,6 +78,16 @@ async def paid_of(root: "Order", info: Info) -> tuple[int, Money]:
     return paid, Money(amount=order.total.amount, currency=order.total.currency)
 
 
+async def order_payments(root: "Order", info: Info) -> list["Payment"]:
+    principal = require_principal(info.context.principal())
+    payments = await info.context.loaders.payments_of_order.load(root.ref)
+    # Only an order's customer pays it, so its payments say whose it is: no need
+    # to read the projection (one lookup per order of a page, on FerretDB).
+    for payment in payments:
+        require_owner(principal, payment.payer_id, "order")
+    return [Payment.from_record(payment) for payment in payments]
+
+
 async def amount_paid(root: "Order", info: Info) -> Money:
     paid, total = await paid_of(root, info)
     return Money(amount=paid, currency=total.currency)
@@ -87,38 +98,58 @@ async def balance_due(root: "Order", info: Info) -> Money:
     return Money(amount=max(total.amount - paid, 0), currency=total.currency)
 
 
+# What the router passes of an order, from orders, for the fields below that need it.
+ORDER_REQUIRES = "total { amount currency } customer { id } customerSequence"
+
+
 @strawberry.federation.type(keys=["id"])
 class Order:
     id: strawberry.ID
-    # Owned by orders (Money!); set only in representations the router sends for balanceDue.
+    # The three are owned by orders (non-null there) and set only in the representations
+    # the router sends for the fields that require them.
     total: Money | None = strawberry.federation.field(external=True, default=None, graphql_type=Money)
+    customer: User | None = strawberry.federation.field(external=True, default=None, graphql_type=User)
+    customer_sequence: int | None = strawberry.federation.field(external=True, default=None, graphql_type=int)
 
-    @strawberry.field
-    async def payments(self, info: Info) -> list["Payment"]:
-        principal = require_principal(info.context.principal())
-        payments = await info.context.loaders.payments_by_order_id.load(str(self.id))
-        # Only an order's customer pays it, so its payments say whose it is: no need
-        # to read the projection (one lookup per order of a page, on FerretDB).
-        for payment in payments:
-            require_owner(principal, payment.payer_id, "order")
-        return [Payment.from_record(payment) for payment in payments]
+    @property
+    def ref(self) -> OrderRef:
+        """The order for the payments loader: with its customer's history bucket when the router
+        passed its place there (payments groups what it keeps by that bucket)."""
+        if self.customer is None or self.customer_sequence is None:
+            return OrderRef(order_id=str(self.id))
+        bucket = bucket_of(str(self.customer.id), self.customer_sequence)
+        return OrderRef(order_id=str(self.id), bucket=bucket)
 
+    payments: list["Payment"] = strawberry.federation.field(
+        resolver=order_payments, requires=[ORDER_REQUIRES]
+    )
     amount_paid: Money = strawberry.federation.field(
         resolver=amount_paid,
-        requires=["total { amount currency }"],
+        requires=[ORDER_REQUIRES],
         description="What its captured payments hold, refunds deducted.",
     )
     balance_due: Money = strawberry.federation.field(
         resolver=balance_due,
-        requires=["total { amount currency }"],
+        requires=[ORDER_REQUIRES],
         description="What remains to be paid: total minus amountPaid, never below zero.",
     )
 
     @classmethod
-    def resolve_reference(cls, id: strawberry.ID, total: dict[str, Any] | None = None) -> "Order":
+    def resolve_reference(
+        cls,
+        id: strawberry.ID,
+        total: dict[str, Any] | None = None,
+        customer: dict[str, Any] | None = None,
+        customerSequence: int | None = None,  # noqa: N803 - the representation's field name
+    ) -> "Order":
         # Each field checks who may see what it shows; checking here too would read
         # the projection of every order of a page even for `payments` alone.
-        return cls(id=id, total=Money.from_doc(total) if total else None)
+        return cls(
+            id=id,
+            total=Money.from_doc(total) if total else None,
+            customer=User(id=strawberry.ID(customer["id"])) if customer else None,
+            customer_sequence=customerSequence,
+        )
 
 
 @strawberry.federation.type(keys=["id"], description="One attempt to charge a card for an order.")
