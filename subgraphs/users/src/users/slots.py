@@ -22,7 +22,7 @@ class HashingSlots:
         if count < 1:
             raise ValueError("there must be at least one slot")
         self._free = count
-        self._suspect_limit = max(1, count - 1)
+        self.suspect_limit = max(1, count - 1)  # slots suspect sign-ins may hold at once
         self._suspects_holding = 0
         self._first: deque[asyncio.Future[None]] = deque()
         self._last: deque[asyncio.Future[None]] = deque()
@@ -37,7 +37,7 @@ class HashingSlots:
             self._release(suspect)
 
     def _may_take(self, suspect: bool) -> bool:
-        return not suspect or self._suspects_holding < self._suspect_limit
+        return not suspect or self._suspects_holding < self.suspect_limit
 
     async def _acquire(self, suspect: bool) -> None:
         # A free slot means nobody it could go to waits: a released slot goes straight on.
