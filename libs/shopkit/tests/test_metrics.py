@@ -19,6 +19,7 @@ from shopkit.health import health_routes
 from shopkit.metrics import PROBES, Reading, metrics_endpoint
 from shopkit.mongo import MongoDB, mongo_commands_sent
 from shopkit.redis_client import connect as connect_redis
+from shopkit.testing import running
 
 
 @pytest.fixture
@@ -169,8 +170,7 @@ async def test_a_running_relay_reports_its_backlog_and_its_streams_groups_withou
     outbox = MongoOutbox(mongodb, "things")
     relay = OutboxRelay(outbox, redis, stream, sweep_interval=3600)
     await redis.xgroup_create(stream, "consumer", id="0", mkstream=True)
-    task = asyncio.create_task(relay.run())
-    try:
+    async with running(relay):
         text = await scrape()
         for _ in range(100):  # until the relay has started
             if sample(text, "shopgraph_outbox_backlog", stream=stream) is not None:
@@ -196,9 +196,6 @@ async def test_a_running_relay_reports_its_backlog_and_its_streams_groups_withou
         assert sample(text, "shopgraph_outbox_backlog", stream=stream) == 0
         assert sample(text, "shopgraph_consumer_lag", stream=stream, group="consumer") == 2
         assert (sample(text, "shopgraph_events_published_total", stream=stream) or 0) == 2
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
 
     text = await scrape()  # a relay that stopped reports nothing more
     assert sample(text, "shopgraph_outbox_backlog", stream=stream) is None

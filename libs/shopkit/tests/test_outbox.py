@@ -1,5 +1,4 @@
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from shopkit.events.outbox import MongoOutbox, OutboxRelay, outbox_flag, outbox_
 from shopkit.events.streams import publish, read_events
 from shopkit.mongo import Database, Document, MongoDB
 from shopkit.redis_client import connect as connect_redis
+from shopkit.testing import running
 
 
 @pytest.fixture
@@ -89,8 +89,7 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
     left_behind = Event("a.b", {"n": 1}, "test")
     await database.things.insert_one({"_id": "old", "outbox": [left_behind.to_doc()], **outbox_flag()})
     relay = OutboxRelay(MongoOutbox(mongodb, "things"), redis, stream, sweep_interval=3600)
-    task = asyncio.create_task(relay.run())
-    try:
+    async with running(relay):
         fresh = Event("a.b", {"n": 2}, "test")
         await database.things.insert_one({"_id": "new", "outbox": [fresh.to_doc()], **outbox_flag()})
         relay.notify("new")
@@ -98,10 +97,6 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
             if len(await read_events(redis, stream)) == 2:
                 break
             await asyncio.sleep(0.05)
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
     assert {event.id for event in await read_events(redis, stream)} == {left_behind.id, fresh.id}
     assert await database.things.count_documents({"outbox.0": {"$exists": True}}) == 0
 

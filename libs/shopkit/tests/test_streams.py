@@ -1,5 +1,4 @@
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import cast
@@ -10,6 +9,7 @@ from redis.asyncio import Redis
 from shopkit.events.envelope import Event
 from shopkit.events.streams import RetryPolicy, StreamConsumer, dead_letter_stream, publish
 from shopkit.redis_client import connect
+from shopkit.testing import running
 
 FAST = RetryPolicy(max_attempts=3, first_backoff=0.05, max_backoff=0.2, claim_idle=0.3)
 
@@ -24,17 +24,6 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 @pytest.fixture
 def stream() -> str:
     return f"test.{uuid.uuid4().hex}"
-
-
-@contextlib.asynccontextmanager
-async def consuming(consumer: StreamConsumer) -> AsyncIterator[None]:
-    task = asyncio.create_task(consumer.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def eventually(condition: Callable[[], Awaitable[bool]], attempts: int = 200) -> None:
@@ -57,7 +46,7 @@ async def test_handled_events_are_acknowledged(redis: Redis, stream: str) -> Non
 
     consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
     sent = [an_event(n) for n in range(5)]
-    async with consuming(consumer):
+    async with running(consumer):
         for event in sent:
             await publish(redis, stream, event)
 
@@ -79,7 +68,7 @@ async def test_failed_handling_is_retried_until_it_succeeds(redis: Redis, stream
             raise RuntimeError("transient")
 
     consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=flaky, policy=FAST)
-    async with consuming(consumer):
+    async with running(consumer):
         await publish(redis, stream, an_event())
 
         async def acknowledged() -> bool:
@@ -95,7 +84,7 @@ async def test_poison_event_goes_to_the_dead_letter_stream(redis: Redis, stream:
     consumer = StreamConsumer(
         redis, group="g", consumer="c1", streams=[stream], handler=always_fails, policy=FAST
     )
-    async with consuming(consumer):
+    async with running(consumer):
         event = an_event()
         await publish(redis, stream, event)
 
@@ -116,7 +105,7 @@ async def test_unreadable_entry_is_dead_lettered_at_once(redis: Redis, stream: s
         raise AssertionError("must not be called")
 
     consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
-    async with consuming(consumer):
+    async with running(consumer):
         await redis.xadd(stream, {"event": "{not json"})
 
         async def dead_lettered() -> bool:
@@ -138,7 +127,7 @@ async def test_pending_events_of_a_dead_consumer_are_claimed(redis: Redis, strea
         seen.append(received.id)
 
     survivor = StreamConsumer(redis, group="g", consumer="c2", streams=[stream], handler=handler, policy=FAST)
-    async with consuming(survivor):
+    async with running(survivor):
 
         async def claimed() -> bool:
             return seen == [event.id] and (await redis.xpending(stream, "g"))["pending"] == 0
@@ -159,7 +148,7 @@ async def test_a_slow_order_holds_back_only_its_own_events(redis: Redis, stream:
     for order_id, step in steps:
         await publish(redis, stream, Event("thing.happened", {"orderId": order_id, "step": step}, "test"))
     consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
-    async with consuming(consumer):
+    async with running(consumer):
         await eventually(lambda: _equal(handled, ["b1", "b2"]))
         first_of_a_may_finish.set()
         await eventually(lambda: _equal(handled, ["b1", "b2", "a1", "a2"]))

@@ -1,7 +1,6 @@
 """shopkit.tracing: request, consumer and store spans, linked by the W3C trace context."""
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,6 +20,7 @@ from shopkit import redis_client, tracing
 from shopkit.events.envelope import Event
 from shopkit.events.streams import RetryPolicy, StreamConsumer, publish
 from shopkit.mongo import MongoDB
+from shopkit.testing import running
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 CALLER_SPAN_ID = "b7ad6b7169203331"
@@ -162,17 +162,6 @@ async def test_redis_commands_and_pipelines_are_spans_inside_traced_work(
 
 
 # ---- events --------------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def running(consumer: StreamConsumer) -> AsyncIterator[None]:
-    task = asyncio.create_task(consumer.run())
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def finished(exporter: InMemorySpanExporter, name: str, count: int = 1) -> list[ReadableSpan]:

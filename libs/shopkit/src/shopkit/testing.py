@@ -10,6 +10,8 @@ database; `FERRETDB_POSTGRESQL_URL` too if it is a FerretDB); with
 it only at a throwaway server, such as a CI service container.
 """
 
+import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -18,9 +20,10 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 import pymongo
 import pytest
@@ -36,6 +39,24 @@ EMBEDDED_STORE_SCRIPT = REPO_ROOT / "scripts" / "embedded-store.sh"
 TEST_POSTGRESQL_OPTIONS = ("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
 # The role whose statements PostgreSQL explains into its log (see `query_plans`).
 EXPLAINED_ROLE = "explained"
+
+
+class Worker(Protocol):
+    """A consumer, a relay: anything that works until cancelled."""
+
+    def run(self) -> Coroutine[Any, Any, None]: ...
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[None]:
+    """Runs the worker as a task for the length of the block, then cancels it and waits for it."""
+    task = asyncio.create_task(worker.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def free_port() -> int:
