@@ -38,7 +38,7 @@ from bench.vegeta import Check, Request
 
 LEGITIMATE_ACCOUNTS = 20
 SPRAYED_ACCOUNTS = 50
-# 28 legitimate sign-ins per quick run, 84 per full one: a p99 of ten moved too much from run to run.
+# 24 legitimate sign-ins per quick run, 80 per full one: a p99 of ten moved too much from run to run.
 LEGITIMATE_RATE = 4.0
 BRUTE_FORCE_RATE = 30.0
 SPRAY_RATE = 10.0  # one pass over the sprayed accounts every 5 s
