@@ -8,11 +8,13 @@ from payments.store import (
     PAYER_HISTORY,
     IdempotencyKey,
     OrderProjection,
+    OrderRef,
     PaymentRecord,
     PaymentStatus,
     PaymentStore,
 )
 from shopkit.events.envelope import Event
+from shopkit.history import bucket_of
 from shopkit.pagination import Cursor
 from shopkit.records import Amount
 from shopkit.testing import (
@@ -37,7 +39,14 @@ ADDRESS: dict[str, str | None] = {
 }
 
 
-def projection(order_id: str, customer_id: str, amount: Amount, now: datetime) -> OrderProjection:
+def bucket(n: int) -> str:
+    """The bucket of order-n: the (n // PAYERS + 1)th order of payer-(n % PAYERS)."""
+    return bucket_of(f"payer-{n % PAYERS}", n // PAYERS + 1)
+
+
+def projection(
+    order_id: str, customer_id: str, amount: Amount, now: datetime, order_bucket: str | None = None
+) -> OrderProjection:
     return OrderProjection(
         id=order_id,
         number=f"SG-{order_id}",
@@ -50,6 +59,7 @@ def projection(order_id: str, customer_id: str, amount: Amount, now: datetime) -
         created_at=now,
         updated_at=now,
         applied_events=(),
+        order_bucket=order_bucket,
     )
 
 
@@ -63,7 +73,10 @@ async def test_every_listed_shape_is_planned_on_an_index(
         now = datetime.now(UTC)
         amount = Amount(amount=1000, currency="EUR")
         await mongodb.writes.orders.insert_many(
-            [projection(f"order-{n}", f"payer-{n % PAYERS}", amount, now).to_doc() for n in range(ROWS)]
+            [
+                projection(f"order-{n}", f"payer-{n % PAYERS}", amount, now, bucket(n)).to_doc()
+                for n in range(ROWS)
+            ]
         )
         await mongodb.writes.payments.insert_many(
             [
@@ -81,6 +94,7 @@ async def test_every_listed_shape_is_planned_on_an_index(
                         created_at=now - timedelta(minutes=n),
                         updated_at=now - timedelta(minutes=n),
                         applied_events=(),
+                        order_bucket=bucket(n),
                     ).to_doc(),
                     # Newest first: payment n is its payer's (ROWS / PAYERS - n // PAYERS)th.
                     **PAYER_HISTORY.position(f"payer-{n % PAYERS}", ROWS // PAYERS - n // PAYERS),
@@ -125,7 +139,10 @@ async def test_every_listed_shape_is_planned_on_an_index(
         await store.release_idempotency_key("payer-1:key-3", "payment-3")
         assert await store.find_payment("payment-1") is not None
         assert len(await store.payments_by_ids(["payment-1", "payment-2"])) == 2
-        assert len(await store.payments_by_order_ids(["order-1", "order-2"])) == 2
+        assert len(await store.payments_of_orders([OrderRef("order-1"), OrderRef("order-2")])) == 2
+        # Three orders of one bucket: read by that bucket (its projections, then its payments).
+        in_one_bucket = [OrderRef(f"order-{n}", bucket(n)) for n in (1, 1 + PAYERS, 1 + 2 * PAYERS)]
+        assert [len(paid) for paid in (await store.payments_of_orders(in_one_bucket)).values()] == [1, 1, 1]
         pages = await store.payment_pages(["payer-1", "payer-2"], 3, None)
         assert [len(page) for page in pages.values()] == [3, 3]
         after = Cursor(created_at=pages["payer-1"][0].created_at, id=pages["payer-1"][0].id)

@@ -42,6 +42,7 @@ from payments.store import (
     CardRecord,
     IdempotencyKey,
     OrderProjection,
+    OrderRef,
     PaymentRecord,
     PaymentStatus,
     PaymentStore,
@@ -326,7 +327,7 @@ class Payments:
         the projection, CANCELLED by now, after capturing), so the money comes
         back whichever of the two happens first.
         """
-        payments = (await self._store.payments_by_order_ids([order.id])).get(order.id, [])
+        payments = (await self._store.payments_of_orders([OrderRef(order.id)])).get(order.id, [])
         cancellation_id = order.cancel_event_id or event.id
         for payment in payments:
             await self._refund_rest(payment, cancellation_id, traceparent_or(event.traceparent))

@@ -545,11 +545,6 @@ class PaymentStore:
         found = await self._mongo.find_by_ids(self._read_payments, payment_ids)
         return {payment_id: PaymentRecord.from_doc(doc) for payment_id, doc in found.items()}
 
-    @store_call
-    async def payments_by_order_ids(self, order_ids: Iterable[str]) -> dict[str, list[PaymentRecord]]:
-        """Every payment of each order, oldest first."""
-        return await self._payments_by_order_id(order_ids)
-
     async def _payments_by_order_id(self, order_ids: Iterable[str]) -> dict[str, list[PaymentRecord]]:
         found = await self._mongo.find_grouped(self._read_payments, "orderId", order_ids, sort=OLDEST_FIRST)
         return {order_id: [PaymentRecord.from_doc(doc) for doc in docs] for order_id, docs in found.items()}
