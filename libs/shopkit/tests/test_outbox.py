@@ -1,7 +1,7 @@
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable, Sequence
 from typing import Any
 
 import pytest
@@ -9,7 +9,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import MongoOutbox, OutboxRelay, outbox_flag, outbox_push
+from shopkit.events.outbox import Entries, MongoOutbox, OutboxRelay, outbox_flag, outbox_push
 from shopkit.events.streams import publish, read_events
 from shopkit.mongo import Database, Document, MongoDB
 from shopkit.redis_client import connect as connect_redis
@@ -162,3 +162,67 @@ async def test_an_entry_that_is_not_an_event_is_dead_lettered_and_the_rest_publi
     assert "unreadable outbox entry" in dead["reason"]
     assert json.loads(dead["entry"]) == poison
     assert await database.things.find_one({"_id": "t1"}) == {"_id": "t1", "outbox": []}
+
+
+class HeldRemovals:
+    """An outbox kept in one list, read whole as delivery's is, whose removals wait until released."""
+
+    def __init__(self) -> None:
+        self.stored: list[str] = []
+        self.released = asyncio.Event()
+        self.swept = asyncio.Event()
+
+    async def read(self, places: Sequence[Hashable]) -> list[Entries]:
+        return [Entries("list", list(self.stored))] if self.stored else []
+
+    async def sweep(self, batch: int) -> AsyncIterator[list[Entries]]:
+        if self.stored:
+            yield await self.read(["list"])
+        self.swept.set()
+
+    async def remove(self, entries: Entries) -> None:
+        await self.released.wait()
+        for stored in entries.stored:
+            self.stored.remove(stored)
+
+    def decode(self, stored: Any) -> Event:
+        return Event.from_json(stored)
+
+    async def backlog(self, cap: int) -> int:
+        return min(len(self.stored), cap)
+
+
+async def test_a_pass_does_not_wait_for_the_last_ones_removals_nor_publishes_their_entries_again(
+    redis: Redis,
+) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    outbox = HeldRemovals()
+    relay = OutboxRelay(outbox, redis, stream)
+    first, second = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
+
+    async def published(count: int) -> None:
+        for _ in range(100):
+            if len(await read_events(redis, stream)) >= count:
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"fewer than {count} events published")
+
+    async with running(relay):
+        await asyncio.wait_for(outbox.swept.wait(), timeout=5)  # the sweep at start, of nothing
+        outbox.stored.append(first.to_json())
+        relay.notify("list")
+        await published(1)
+        # The first event's removal waits; the second is published all the same, and the first,
+        # read back with it, is not published again.
+        outbox.stored.append(second.to_json())
+        relay.notify("list")
+        await published(2)
+        await asyncio.sleep(0.1)
+        assert [event.id for event in await read_events(redis, stream)] == [first.id, second.id]
+        outbox.released.set()
+        for _ in range(100):
+            if not outbox.stored:
+                break
+            await asyncio.sleep(0.02)
+    assert outbox.stored == []
+    assert [event.id for event in await read_events(redis, stream)] == [first.id, second.id]

@@ -156,3 +156,81 @@ async def test_a_slow_order_holds_back_only_its_own_events(redis: Redis, stream:
 
 async def _equal(actual: list[str], expected: list[str]) -> bool:
     return actual == expected
+
+
+async def test_an_event_read_while_another_is_handled_does_not_wait_for_it(redis: Redis, stream: str) -> None:
+    slow_started, slow_may_finish = asyncio.Event(), asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        if event.data["step"] == "a1":
+            slow_started.set()
+            await slow_may_finish.wait()
+        handled.append(event.data["step"])
+
+    consumer = StreamConsumer(redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST)
+    async with running(consumer):
+        await publish(redis, stream, Event("thing.happened", {"orderId": "A", "step": "a1"}, "test"))
+        await asyncio.wait_for(slow_started.wait(), timeout=5)
+        # Published after the slow handler started, so in a read of its own.
+        for order_id, step in [("A", "a2"), ("B", "b1")]:
+            await publish(redis, stream, Event("thing.happened", {"orderId": order_id, "step": step}, "test"))
+        await eventually(lambda: _equal(handled, ["b1"]))
+        slow_may_finish.set()
+        await eventually(lambda: _equal(handled, ["b1", "a1", "a2"]))
+    assert (await redis.xpending(stream, "g"))["pending"] == 0
+
+
+async def test_an_event_handled_for_longer_than_the_backoff_is_not_delivered_again(
+    redis: Redis, stream: str
+) -> None:
+    calls: list[str] = []
+
+    async def slow(event: Event) -> None:
+        calls.append(event.id)
+        await asyncio.sleep(6 * FAST.first_backoff)
+
+    consumer = StreamConsumer(
+        redis, group="g", consumer="c1", streams=[stream], handler=slow, policy=FAST, block_ms=20
+    )
+    event = an_event()
+    async with running(consumer):
+        await publish(redis, stream, event)
+
+        async def acknowledged() -> bool:
+            return bool(calls) and (await redis.xpending(stream, "g"))["pending"] == 0
+
+        await eventually(acknowledged)
+    assert calls == [event.id]
+
+
+async def test_no_more_than_a_batch_of_events_is_in_hand(redis: Redis, stream: str) -> None:
+    in_hand, most = [0], [0]
+    released = asyncio.Event()
+
+    async def handler(event: Event) -> None:
+        in_hand[0] += 1
+        most[0] = max(most[0], in_hand[0])
+        await released.wait()
+        in_hand[0] -= 1
+
+    for n in range(10):
+        await publish(redis, stream, Event("thing.happened", {"orderId": f"o{n}"}, "test"))
+    consumer = StreamConsumer(
+        redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST, batch=4, block_ms=20
+    )
+    async with running(consumer):
+
+        async def a_batch_in_hand() -> bool:
+            return in_hand[0] == 4
+
+        await eventually(a_batch_in_hand)
+        await asyncio.sleep(0.2)
+        assert most[0] == 4
+        released.set()
+
+        async def all_acknowledged() -> bool:
+            return (await redis.xpending(stream, "g"))["pending"] == 0 and in_hand[0] == 0
+
+        await eventually(all_acknowledged)
+    assert most[0] == 4

@@ -84,6 +84,20 @@ class Entries:
     stored: list[Any]
 
 
+@dataclass(frozen=True)
+class _Taken:
+    """The entries of one place a relay pass published, to remove, and their keys (`_entry_key`)."""
+
+    entries: Entries
+    keys: list[str]
+
+
+def _entry_key(place: Hashable, entry: str) -> str:
+    """Names an outbox entry among those being removed: its event id (or, for an entry that is not
+    an event, its text) at its place."""
+    return f"{place!r}/{entry}"
+
+
 class Outbox(Protocol):
     """Where a store keeps its events until the relay has published them."""
 
@@ -115,10 +129,13 @@ class OutboxRelay:
     there. The relay takes every place notified since its last pass, reads
     their entries in one store call, publishes the events in one Redis round
     trip and removes them concurrently: under load one pass carries many writes
-    instead of queueing them. (Reading the outbox back, rather than publishing
-    the events the store wrote, is what keeps a sweep and a notification of the
-    same place from publishing its events twice.) A sweep, at start and then
-    every `sweep_interval` seconds, catches what a crashed process left behind.
+    instead of queueing them. The next pass does not wait for those removals,
+    which under load took as long as the rest of the pass: what it reads back
+    while they run is published once, because entries being removed are
+    skipped. (Reading the outbox back, rather than publishing the events the
+    store wrote, is what keeps a sweep and a notification of the same place
+    from publishing its events twice.) A sweep, at start and then every
+    `sweep_interval` seconds, catches what a crashed process left behind.
     """
 
     def __init__(
@@ -138,6 +155,9 @@ class OutboxRelay:
         self._written: asyncio.Queue[Hashable] = asyncio.Queue()
         # At 0 from the start, so that Prometheus' rate() sees the first events too.
         self._published = EVENTS_PUBLISHED.labels(stream=stream)
+        # The entries published whose removal from the outbox is under way (see `_entry_key`).
+        self._removing: set[str] = set()
+        self._removals: set[asyncio.Task[None]] = set()
 
     def notify(self, place: Hashable) -> None:
         """Tells the relay that events were just added at this place of the outbox."""
@@ -149,6 +169,11 @@ class OutboxRelay:
             await self._relay()
         finally:
             unregister()
+            # What these leave in the outbox is published again by the next sweep; consumers
+            # deduplicate by event id.
+            for removal in self._removals:
+                removal.cancel()
+            await asyncio.gather(*self._removals, return_exceptions=True)
 
     async def readings(self) -> list[Reading]:
         """The outbox's backlog, and what the stream's consumer groups have left undone."""
@@ -169,7 +194,7 @@ class OutboxRelay:
                     next_sweep = loop.time() + self._sweep_interval
                 written = await self._next_written(wait=max(next_sweep - loop.time(), 0.0))
                 if written:
-                    await self._publish_and_remove(await self._outbox.read(written))
+                    self._remove_meanwhile(await self._publish(await self._outbox.read(written)))
             except asyncio.CancelledError:
                 raise
             except (PyMongoError, RedisError, OSError) as error:
@@ -193,27 +218,64 @@ class OutboxRelay:
         """Publishes every pending event; returns how many entries it took out of the outbox."""
         relayed = 0
         async for pending in self._outbox.sweep(self._batch):
-            relayed += await self._publish_and_remove(pending)
+            published = await self._publish(pending)
+            await self._remove(published)
+            relayed += sum(len(taken.entries.stored) for taken in published)
         return relayed
 
-    async def _publish_and_remove(self, read: Iterable[Entries]) -> int:
-        """Publishes these entries (as read), then removes them; returns how many."""
-        read = list(read)
+    async def _publish(self, read: Iterable[Entries]) -> list[_Taken]:
+        """Publishes the entries read that are not being removed already; returns them, to remove.
+
+        An entry that is not an event is dead-lettered instead, and removed all the same."""
         publishing = self._redis.pipeline(transaction=False)
-        relayed = 0
+        published: list[_Taken] = []
         for entries in read:
+            taken = _Taken(Entries(entries.place, []), [])
             for stored in entries.stored:
                 try:
                     event = self._outbox.decode(stored)
                 except (KeyError, ValueError, TypeError, AttributeError) as error:
-                    await self._dead_letter(entries.place, stored, error)
+                    if self._take(taken, stored, _entry_key(entries.place, repr(stored))):
+                        await self._dead_letter(entries.place, stored, error)
                 else:
-                    add_to(publishing, self._stream, event)
-                relayed += 1
-        published = await publishing.execute()
-        self._published.inc(len(published))
-        await asyncio.gather(*(self._outbox.remove(entries) for entries in read))
-        return relayed
+                    if self._take(taken, stored, _entry_key(entries.place, event.id)):
+                        add_to(publishing, self._stream, event)
+            if taken.keys:
+                published.append(taken)
+        self._published.inc(len(await publishing.execute()))
+        return published
+
+    def _take(self, taken: _Taken, stored: Any, key: str) -> bool:
+        """Takes an entry to publish and remove; False if it is being removed already."""
+        if key in self._removing:
+            return False
+        self._removing.add(key)
+        taken.entries.stored.append(stored)
+        taken.keys.append(key)
+        return True
+
+    async def _remove(self, published: list[_Taken]) -> None:
+        try:
+            await asyncio.gather(*(self._outbox.remove(taken.entries) for taken in published))
+        finally:
+            for taken in published:
+                self._removing.difference_update(taken.keys)
+
+    def _remove_meanwhile(self, published: list[_Taken]) -> None:
+        """Removes these published entries in a task of its own, while the relay goes on."""
+        if not published:
+            return
+        removal = asyncio.create_task(self._remove_or_leave(published))
+        self._removals.add(removal)
+        removal.add_done_callback(self._removals.discard)
+
+    async def _remove_or_leave(self, published: list[_Taken]) -> None:
+        try:
+            await self._remove(published)
+        except (PyMongoError, RedisError, OSError) as error:
+            # Left in the outbox: a later pass or the sweep publishes them again (consumers
+            # deduplicate) and removes them.
+            log.warning("outbox relay to %s could not remove published events: %s", self._stream, error)
 
     async def _dead_letter(self, place: Hashable, stored: Any, error: Exception) -> None:
         dead = dead_letter_stream(self._stream, OUTBOX_GROUP)

@@ -96,9 +96,13 @@ def order_of(event: Event) -> str:
 class StreamConsumer:
     """Feeds one consumer group's share of some streams to a handler.
 
-    The entries of one read are handled concurrently by lane (`lane(event)`,
-    by default the order the event is about), each lane in stream order, so
-    a slow store delays one order's events rather than everyone's.
+    Events are handled concurrently by lane (`lane(event)`, by default the
+    order the event is about), one at a time per lane and each stream's in
+    stream order, so a slow store delays one order's events rather than
+    everyone's. Reading does not wait for handling: the next read goes out as
+    soon as fewer than `batch` events are in hand, so an event that arrives
+    while others are being handled starts at once instead of queueing behind
+    the slowest of them.
 
     With a `tracer`, each attempt at an event is a span continuing the trace of
     the event's `traceparent` (`shopkit.tracing.consuming`).
@@ -128,21 +132,33 @@ class StreamConsumer:
         self._block_ms = block_ms
         self._lane = lane
         self._tracer = tracer
+        # The events being handled, by (stream, entry id), and the last one taken of each lane.
+        self._in_hand: dict[tuple[str, str], asyncio.Task[None]] = {}
+        self._lane_last: dict[str, asyncio.Task[None]] = {}
+        self._room = asyncio.Event()
 
     async def run(self) -> None:
         """Consumes until cancelled; survives Redis outages by retrying."""
-        while True:
-            try:
-                await self._ensure_groups()
-                while True:
-                    await self._retry_pending()
-                    await self._read_new()
-                    raise_if_cancelled()
-            except asyncio.CancelledError:
-                raise
-            except (RedisError, OSError) as error:
-                log.warning("consumer %s: redis unavailable (%s); retrying in 1s", self._group, error)
-                await asyncio.sleep(1.0)
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                try:
+                    await self._ensure_groups()
+                    next_retry = 0.0
+                    while True:
+                        # Nothing pending can be due before its first backoff: no need to ask sooner.
+                        if loop.time() >= next_retry:
+                            await self._retry_pending()
+                            next_retry = loop.time() + self._policy.first_backoff
+                        await self._read_new()
+                        raise_if_cancelled()
+                except asyncio.CancelledError:
+                    raise
+                except (RedisError, OSError) as error:
+                    log.warning("consumer %s: redis unavailable (%s); retrying in 1s", self._group, error)
+                    await asyncio.sleep(1.0)
+        finally:
+            await self._drop_in_hand()
 
     async def _ensure_groups(self) -> None:
         for stream in self._streams:
@@ -153,25 +169,59 @@ class StreamConsumer:
                     raise
 
     async def _read_new(self) -> None:
+        while len(self._in_hand) >= self._batch:
+            self._room.clear()
+            await self._room.wait()
         reply = await self._redis.xreadgroup(
             self._group,
             self._consumer,
             {stream: ">" for stream in self._streams},
-            count=self._batch,
+            count=self._batch - len(self._in_hand),
             block=self._block_ms,
         )
         replies = cast(list[tuple[str, list[Entry]]] | None, reply)
         for stream, entries in replies or []:
-            lanes: dict[str, list[tuple[str, Event]]] = {}
             for entry_id, fields in entries:
                 event = await self._decode(stream, entry_id, fields or {}, attempts=1)
                 if event is not None:
-                    lanes.setdefault(self._lane(event), []).append((entry_id, event))
-            await asyncio.gather(*(self._handle_in_turn(stream, lane) for lane in lanes.values()))
+                    self._take(stream, entry_id, event, attempts=1)
 
-    async def _handle_in_turn(self, stream: str, lane: list[tuple[str, Event]]) -> None:
-        for entry_id, event in lane:
-            await self._handle(stream, entry_id, event, attempts=1)
+    def _take(self, stream: str, entry_id: str, event: Event, attempts: int) -> None:
+        """Starts handling the event once the events taken before it in its lane, from any of the
+        streams, are done: one order's events never run at once."""
+        lane = self._lane(event)
+        entry = (stream, entry_id)
+        handling = asyncio.create_task(
+            self._handle_after(self._lane_last.get(lane), stream, entry_id, event, attempts)
+        )
+        self._lane_last[lane] = handling
+        self._in_hand[entry] = handling
+
+        def done(_: asyncio.Task[None]) -> None:
+            del self._in_hand[entry]
+            if self._lane_last.get(lane) is handling:
+                del self._lane_last[lane]
+            self._room.set()
+
+        handling.add_done_callback(done)
+
+    async def _handle_after(
+        self, ahead: asyncio.Task[None] | None, stream: str, entry_id: str, event: Event, attempts: int
+    ) -> None:
+        if ahead is not None:
+            await asyncio.wait([ahead])
+        try:
+            await self._handle(stream, entry_id, event, attempts)
+        except (RedisError, OSError) as error:
+            # The handler's effect is done, its acknowledgement is not: it stays pending and is
+            # delivered again, which an idempotent handler shrugs off.
+            log.warning("consumer %s: could not acknowledge %s (%s)", self._group, entry_id, error)
+
+    async def _drop_in_hand(self) -> None:
+        handling = list(self._in_hand.values())
+        for task in handling:
+            task.cancel()
+        await asyncio.gather(*handling, return_exceptions=True)
 
     async def _retry_pending(self) -> None:
         min_idle_ms = int(self._policy.first_backoff * 1000)
@@ -183,6 +233,8 @@ class StreamConsumer:
                 await self._retry_one(stream, entry)
 
     async def _retry_one(self, stream: str, entry: dict[str, Any]) -> None:
+        if (stream, entry["message_id"]) in self._in_hand:
+            return  # still being handled (or waiting for its lane): pending, but not lost
         attempts = int(entry["times_delivered"])
         mine = entry["consumer"] == self._consumer
         wait = (
@@ -210,7 +262,7 @@ class StreamConsumer:
     async def _deliver(self, stream: str, entry_id: str, fields: Fields, attempts: int) -> None:
         event = await self._decode(stream, entry_id, fields, attempts)
         if event is not None:
-            await self._handle(stream, entry_id, event, attempts)
+            self._take(stream, entry_id, event, attempts)
 
     async def _decode(self, stream: str, entry_id: str, fields: Fields, attempts: int) -> Event | None:
         """The entry's event; None when it is not one (it is dead-lettered at once)."""
