@@ -1,12 +1,13 @@
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from pymongo.asynchronous.collection import AsyncCollection
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from shopkit.events.envelope import Event
 from shopkit.events.outbox import Entries, MongoOutbox, OutboxRelay, outbox_flag, outbox_push
@@ -92,9 +93,10 @@ async def test_running_relay_publishes_notified_documents_and_sweeps_at_start(
     async with running(relay):
         fresh = Event("a.b", {"n": 2}, "test")
         await database.things.insert_one({"_id": "new", "outbox": [fresh.to_doc()], **outbox_flag()})
-        relay.notify("new")
+        relay.notify(Entries("new", [fresh.to_doc()]))
         for _ in range(200):
-            if len(await read_events(redis, stream)) == 2:
+            emptied = await database.things.count_documents({"outbox.0": {"$exists": True}}) == 0
+            if len(await read_events(redis, stream)) == 2 and emptied:
                 break
             await asyncio.sleep(0.05)
     assert {event.id for event in await read_events(redis, stream)} == {left_behind.id, fresh.id}
@@ -172,12 +174,9 @@ class HeldRemovals:
         self.released = asyncio.Event()
         self.swept = asyncio.Event()
 
-    async def read(self, places: Sequence[Hashable]) -> list[Entries]:
-        return [Entries("list", list(self.stored))] if self.stored else []
-
     async def sweep(self, batch: int) -> AsyncIterator[list[Entries]]:
         if self.stored:
-            yield await self.read(["list"])
+            yield [Entries("list", list(self.stored))]
         self.swept.set()
 
     async def remove(self, entries: Entries) -> None:
@@ -192,7 +191,7 @@ class HeldRemovals:
         return min(len(self.stored), cap)
 
 
-async def test_a_pass_does_not_wait_for_the_last_ones_removals_nor_publishes_their_entries_again(
+async def test_a_pass_does_not_wait_for_the_last_ones_removals_nor_the_sweep_publish_again(
     redis: Redis,
 ) -> None:
     stream = f"test.{uuid.uuid4().hex}"
@@ -210,13 +209,15 @@ async def test_a_pass_does_not_wait_for_the_last_ones_removals_nor_publishes_the
     async with running(relay):
         await asyncio.wait_for(outbox.swept.wait(), timeout=5)  # the sweep at start, of nothing
         outbox.stored.append(first.to_json())
-        relay.notify("list")
+        relay.notify(Entries("list", [first.to_json()]))
         await published(1)
         # The first event's removal waits; the second is published all the same, and the first,
-        # read back with it, is not published again.
+        # handed over with it, is not published again.
         outbox.stored.append(second.to_json())
-        relay.notify("list")
+        relay.notify(Entries("list", [first.to_json(), second.to_json()]))
         await published(2)
+        # A sweep meanwhile reads both, and publishes neither again.
+        assert await relay.relay_pending() == 0
         await asyncio.sleep(0.1)
         assert [event.id for event in await read_events(redis, stream)] == [first.id, second.id]
         outbox.released.set()
@@ -226,3 +227,31 @@ async def test_a_pass_does_not_wait_for_the_last_ones_removals_nor_publishes_the
             await asyncio.sleep(0.02)
     assert outbox.stored == []
     assert [event.id for event in await read_events(redis, stream)] == [first.id, second.id]
+
+
+async def test_events_that_could_not_be_published_are_published_by_a_later_sweep(redis: Redis) -> None:
+    stream = f"test.{uuid.uuid4().hex}"
+    outbox = HeldRemovals()
+    outbox.released.set()
+    relay = OutboxRelay(outbox, redis, stream, sweep_interval=3600)
+    swept, notified = Event("a.b", {"n": 1}, "test"), Event("a.b", {"n": 2}, "test")
+    outbox.stored.append(swept.to_json())
+    await redis.set(stream, "not a stream")  # every XADD to it fails
+    with pytest.raises(RedisError):
+        await relay.relay_pending()
+    await redis.delete(stream)
+    assert await relay.relay_pending() == 1
+
+    async with running(relay):
+        await asyncio.wait_for(outbox.swept.wait(), timeout=5)
+        await redis.set(stream, "not a stream")
+        outbox.stored.append(notified.to_json())
+        relay.notify(Entries("list", [notified.to_json()]))
+        await asyncio.sleep(0.3)  # the pass fails, and the relay pauses for a second
+        await redis.delete(stream)
+        for _ in range(100):
+            if await redis.exists(stream) and not outbox.stored:
+                break
+            await asyncio.sleep(0.05)
+    # (SET replaced the stream the first was published to.)
+    assert [event.id for event in await read_events(redis, stream)] == [notified.id]

@@ -39,7 +39,7 @@ counter is the number of round trips, which is what the N+1 tests compare.
 
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
@@ -282,7 +282,7 @@ class DeliveryStore:
 
         created = await self._optimistic(guards, attempt)
         if created:
-            self._outbox_written(OUTBOX_KEY)
+            self._outbox_written(Entries(OUTBOX_KEY, [event.to_json()]))
         return created
 
     @store_call
@@ -303,7 +303,7 @@ class DeliveryStore:
         marker = applied_event_key(applied_event_id)
         by_order = by_order_key(order_id)
 
-        async def attempt(pipe: Pipeline) -> StatusChange | None:
+        async def attempt(pipe: Pipeline) -> tuple[StatusChange, Event] | None:
             applied, delivery_id = await self._mget(pipe, [marker, by_order])
             if applied:
                 return None
@@ -316,19 +316,22 @@ class DeliveryStore:
             _begin(pipe)
             pipe.set(cancelled_order_key(order_id), cancelled_at.isoformat())
             pipe.set(marker, "1", ex=APPLIED_EVENT_TTL_SECONDS)
-            change: StatusChange | None = None
+            cancelled: tuple[StatusChange, Event] | None = None
             if current is not None and current.status in CANCELLABLE:
                 change = _transition(
                     current, DeliveryStatus.CANCELLED, "The order was cancelled.", cancelled_at
                 )
-                self._queue_change(pipe, change, event_for(change))
+                cancelled = change, event_for(change)
+                self._queue_change(pipe, *cancelled)
             await self._commit(pipe)
-            return change
+            return cancelled
 
         cancelled = await self._optimistic([marker, by_order], attempt)
-        if cancelled is not None:
-            self._outbox_written(OUTBOX_KEY)
-        return cancelled
+        if cancelled is None:
+            return None
+        change, event = cancelled
+        self._outbox_written(Entries(OUTBOX_KEY, [event.to_json()]))
+        return change
 
     @store_call
     async def change_status(
@@ -345,21 +348,22 @@ class DeliveryStore:
             raise NotFound(f"There is no delivery '{delivery_id}'.")
         key = delivery_key(delivery_id)
 
-        async def attempt(pipe: Pipeline) -> StatusChange:
+        async def attempt(pipe: Pipeline) -> tuple[StatusChange, Event]:
             raw = await self._get(pipe, key)
             if raw is None:
                 raise NotFound(f"There is no delivery '{delivery_id}'.")
             current = DeliveryRecord.from_json(raw)
             check_carrier_move(current.status, status)
             change = _transition(current, status, note, at)
+            event = event_for(change)
             _begin(pipe)
-            self._queue_change(pipe, change, event_for(change))
+            self._queue_change(pipe, change, event)
             await self._commit(pipe)
-            return change
+            return change, event
 
-        changed = await self._optimistic([key], attempt)
-        self._outbox_written(OUTBOX_KEY)
-        return changed
+        change, event = await self._optimistic([key], attempt)
+        self._outbox_written(Entries(OUTBOX_KEY, [event.to_json()]))
+        return change
 
     # Plumbing.
 
@@ -428,14 +432,13 @@ class DeliveryOutbox:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
 
-    @store_call
-    async def read(self, places: Sequence[Hashable]) -> list[Entries]:
-        """Everything in the list: a notification means "the list grew", not how much."""
-        return await self._head(-1)
-
     async def sweep(self, batch: int) -> AsyncIterator[list[Entries]]:
-        # Published entries leave the list, so the head is always the next batch.
-        while pending := await self._pending(batch):
+        # Published entries leave the list, so the head is the next batch; unless the relay left
+        # it as it was (its entries are in the relay's hand, being removed): the rest of the list
+        # then waits for the next sweep.
+        last: list[Any] | None = None
+        while (pending := await self._pending(batch)) and pending[0].stored != last:
+            last = pending[0].stored
             yield pending
 
     @store_call

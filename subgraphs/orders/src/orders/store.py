@@ -36,7 +36,15 @@ from typing import Any
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
+from shopkit.events.outbox import (
+    PENDING_FLAG,
+    Entries,
+    OutboxWritten,
+    nobody_notified,
+    outbox_entries,
+    outbox_flag,
+    outbox_push,
+)
 from shopkit.history import Histories, History, reserve
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Database, Document, MongoDB
@@ -331,7 +339,7 @@ class OrderStore:
                 **outbox_flag(),
             }
         )
-        self._outbox_written(order.id)
+        self._outbox_written(Entries(order.id, [event.to_doc()]))
 
     @store_call
     async def import_orders(self, orders: Sequence[OrderRecord]) -> None:
@@ -365,7 +373,7 @@ class OrderStore:
         )
         if cancelled is None:
             return None
-        self._outbox_written(order_id)
+        self._outbox_written(outbox_entries(cancelled))
         return OrderRecord.from_doc(cancelled)
 
     @store_call

@@ -40,7 +40,14 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from shopkit.events.envelope import Event
-from shopkit.events.outbox import PENDING_FLAG, OutboxWritten, nobody_notified, outbox_flag, outbox_push
+from shopkit.events.outbox import (
+    PENDING_FLAG,
+    OutboxWritten,
+    nobody_notified,
+    outbox_entries,
+    outbox_flag,
+    outbox_push,
+)
 from shopkit.history import Histories, History
 from shopkit.metrics import store_call
 from shopkit.mongo import Collection, Document, MongoDB
@@ -493,7 +500,7 @@ class PaymentStore:
         )
         if settled is None:
             return None
-        self._outbox_written(payment_id)
+        self._outbox_written(outbox_entries(settled))
         return PaymentRecord.from_doc(settled)
 
     @store_call
@@ -533,7 +540,7 @@ class PaymentStore:
         )
         if updated is None:
             return None
-        self._outbox_written(payment.id)
+        self._outbox_written(outbox_entries(updated))
         return PaymentRecord.from_doc(updated)
 
     @store_call

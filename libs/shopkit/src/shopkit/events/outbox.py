@@ -17,8 +17,9 @@ business, behind the `Outbox` protocol:
 - **delivery** (`delivery.store.DeliveryOutbox`): a Redis list, pushed in the
   same MULTI/EXEC as the change.
 
-The store tells its relay after each write that added events (`OutboxWritten`),
-so they leave at once; a sweep catches what a crashed process left behind.
+The store hands its relay the events of each write that added some
+(`OutboxWritten`), so they leave at once; a sweep catches what a crashed
+process left behind.
 
 A relay that dies after XADD but before the removal publishes the event again
 on restart; consumers deduplicate by event id, so the duplicate is harmless.
@@ -34,7 +35,7 @@ stream's producer, what the stream's consumer groups have left undone
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -68,42 +69,44 @@ def outbox_flag() -> dict[str, Any]:
     return dict(FLAGGED)
 
 
-# What a store calls after a write that added events to a place of its outbox.
-OutboxWritten = Callable[[Hashable], None]
-
-
-def nobody_notified(place: Hashable) -> None:
-    """For a store without a running relay (tools, tests): the sweep publishes its events."""
-
-
 @dataclass(frozen=True)
 class Entries:
-    """The outbox entries read from one place (a document, a list), exactly as stored."""
+    """The outbox entries of one place (a document, a list), exactly as stored."""
 
     place: Hashable
     stored: list[Any]
 
 
+def outbox_entries(document: Mapping[str, Any]) -> Entries:
+    """The outbox of a document as a write returned it (`ReturnDocument.AFTER`), for the relay."""
+    return Entries(document["_id"], list(document.get(OUTBOX_FIELD, [])))
+
+
+# What a store calls after a write that added events: the place's entries as that write left them.
+OutboxWritten = Callable[[Entries], None]
+
+
+def nobody_notified(written: Entries) -> None:
+    """For a store without a running relay (tools, tests): the sweep publishes its events."""
+
+
 @dataclass(frozen=True)
 class _Taken:
-    """The entries of one place a relay pass published, to remove, and their keys (`_entry_key`)."""
+    """Entries of one place a relay is publishing and removing: as stored, their events, their keys."""
 
     entries: Entries
+    events: list[Event]
     keys: list[str]
 
 
 def _entry_key(place: Hashable, entry: str) -> str:
-    """Names an outbox entry among those being removed: its event id (or, for an entry that is not
-    an event, its text) at its place."""
+    """Names an outbox entry among those in a relay's hand: its event id (or, for an entry that is
+    not an event, its text) at its place."""
     return f"{place!r}/{entry}"
 
 
 class Outbox(Protocol):
     """Where a store keeps its events until the relay has published them."""
-
-    def read(self, places: Sequence[Hashable]) -> Awaitable[list[Entries]]:
-        """The entries at these places, which the store just notified."""
-        ...
 
     def sweep(self, batch: int) -> AsyncIterator[list[Entries]]:
         """Entries waiting anywhere, `batch` places at a time, as they are when each batch is read."""
@@ -123,19 +126,19 @@ class Outbox(Protocol):
 
 
 class OutboxRelay:
-    """Publishes an outbox: the places it is told about at once, all others by sweeping.
+    """Publishes an outbox: what its store hands it at once, everything else by sweeping.
 
-    The store calls `notify(place)` right after a write that added events
-    there. The relay takes every place notified since its last pass, reads
-    their entries in one store call, publishes the events in one Redis round
-    trip and removes them concurrently: under load one pass carries many writes
-    instead of queueing them. The next pass does not wait for those removals,
-    which under load took as long as the rest of the pass: what it reads back
-    while they run is published once, because entries being removed are
-    skipped. (Reading the outbox back, rather than publishing the events the
-    store wrote, is what keeps a sweep and a notification of the same place
-    from publishing its events twice.) A sweep, at start and then every
-    `sweep_interval` seconds, catches what a crashed process left behind.
+    The store calls `notify(entries)` right after a write that added events,
+    with the entries of that place as the write left them (the document it
+    returned, the list its transaction read back). The relay publishes every
+    event notified since its last pass in one Redis round trip, in the order
+    they were written: under load one pass carries many writes instead of
+    queueing them. It then removes them from the outbox in a task of its own
+    while the next passes go on: a store command neither on the way from the
+    write to the stream nor in the next pass's way. A sweep, at start and then
+    every `sweep_interval` seconds, catches what a crashed process left behind.
+    An entry is in the relay's hand from its notification (or the sweep's
+    read) until its removal is done, and is published at most once meanwhile.
     """
 
     def __init__(
@@ -152,16 +155,24 @@ class OutboxRelay:
         self._stream = stream
         self._sweep_interval = sweep_interval
         self._batch = batch
-        self._written: asyncio.Queue[Hashable] = asyncio.Queue()
+        self._written: asyncio.Queue[_Taken] = asyncio.Queue()
         # At 0 from the start, so that Prometheus' rate() sees the first events too.
         self._published = EVENTS_PUBLISHED.labels(stream=stream)
-        # The entries published whose removal from the outbox is under way (see `_entry_key`).
-        self._removing: set[str] = set()
+        # The entries in hand (`_entry_key`), and the removals under way.
+        self._in_hand: set[str] = set()
         self._removals: set[asyncio.Task[None]] = set()
 
-    def notify(self, place: Hashable) -> None:
-        """Tells the relay that events were just added at this place of the outbox."""
-        self._written.put_nowait(place)
+    def notify(self, written: Entries) -> None:
+        """Tells the relay that a write just left these entries at their place of the outbox."""
+        taken = _Taken(Entries(written.place, []), [], [])
+        for stored in written.stored:
+            try:
+                event = self._outbox.decode(stored)
+            except (KeyError, ValueError, TypeError, AttributeError):
+                continue  # not an event: the sweep dead-letters it
+            self._take(taken, stored, _entry_key(written.place, event.id), event)
+        if taken.keys:
+            self._written.put_nowait(taken)
 
     async def run(self) -> None:
         unregister = PROBES.register(f"outbox-relay:{self._stream}", self.readings)
@@ -194,7 +205,8 @@ class OutboxRelay:
                     next_sweep = loop.time() + self._sweep_interval
                 written = await self._next_written(wait=max(next_sweep - loop.time(), 0.0))
                 if written:
-                    self._remove_meanwhile(await self._publish(await self._outbox.read(written)))
+                    await self._publish(written)
+                    self._remove_meanwhile(written)
             except asyncio.CancelledError:
                 raise
             except (PyMongoError, RedisError, OSError) as error:
@@ -204,77 +216,92 @@ class OutboxRelay:
                 await asyncio.sleep(1.0)
                 next_sweep = 0.0
 
-    async def _next_written(self, wait: float) -> list[Hashable]:
-        """The places notified since the last pass (up to `batch`), waiting up to `wait` s for one."""
+    async def _next_written(self, wait: float) -> list[_Taken]:
+        """What was notified since the last pass (up to `batch` writes), waiting up to `wait` s for one."""
         try:
-            written = {await asyncio.wait_for(self._written.get(), timeout=wait): None}
+            written = [await asyncio.wait_for(self._written.get(), timeout=wait)]
         except TimeoutError:
             return []
         while len(written) < self._batch and not self._written.empty():
-            written[self._written.get_nowait()] = None
-        return list(written)
+            written.append(self._written.get_nowait())
+        return written
 
     async def relay_pending(self) -> int:
         """Publishes every pending event; returns how many entries it took out of the outbox."""
         relayed = 0
         async for pending in self._outbox.sweep(self._batch):
-            published = await self._publish(pending)
-            await self._remove(published)
-            relayed += sum(len(taken.entries.stored) for taken in published)
+            taken: list[_Taken] = []
+            try:
+                for entries in pending:
+                    taken.append(_Taken(Entries(entries.place, []), [], []))
+                    await self._take_read(entries, taken[-1])
+            except BaseException:
+                self._release(taken)
+                raise
+            taken = [each for each in taken if each.keys]
+            await self._publish(taken)
+            await self._remove(taken)
+            relayed += sum(len(each.keys) for each in taken)
         return relayed
 
-    async def _publish(self, read: Iterable[Entries]) -> list[_Taken]:
-        """Publishes the entries read that are not being removed already; returns them, to remove.
+    async def _take_read(self, read: Entries, taken: _Taken) -> None:
+        """Takes the entries read that are not in hand already; dead-letters those that are no event
+        (they are removed with the rest)."""
+        for stored in read.stored:
+            try:
+                event = self._outbox.decode(stored)
+            except (KeyError, ValueError, TypeError, AttributeError) as error:
+                if self._take(taken, stored, _entry_key(read.place, repr(stored)), None):
+                    await self._dead_letter(read.place, stored, error)
+            else:
+                self._take(taken, stored, _entry_key(read.place, event.id), event)
 
-        An entry that is not an event is dead-lettered instead, and removed all the same."""
-        publishing = self._redis.pipeline(transaction=False)
-        published: list[_Taken] = []
-        for entries in read:
-            taken = _Taken(Entries(entries.place, []), [])
-            for stored in entries.stored:
-                try:
-                    event = self._outbox.decode(stored)
-                except (KeyError, ValueError, TypeError, AttributeError) as error:
-                    if self._take(taken, stored, _entry_key(entries.place, repr(stored))):
-                        await self._dead_letter(entries.place, stored, error)
-                else:
-                    if self._take(taken, stored, _entry_key(entries.place, event.id)):
-                        add_to(publishing, self._stream, event)
-            if taken.keys:
-                published.append(taken)
-        self._published.inc(len(await publishing.execute()))
-        return published
-
-    def _take(self, taken: _Taken, stored: Any, key: str) -> bool:
-        """Takes an entry to publish and remove; False if it is being removed already."""
-        if key in self._removing:
+    def _take(self, taken: _Taken, stored: Any, key: str, event: Event | None) -> bool:
+        """Takes an entry into the relay's hand; False if it is there already."""
+        if key in self._in_hand:
             return False
-        self._removing.add(key)
+        self._in_hand.add(key)
         taken.entries.stored.append(stored)
         taken.keys.append(key)
+        if event is not None:
+            taken.events.append(event)
         return True
 
-    async def _remove(self, published: list[_Taken]) -> None:
-        try:
-            await asyncio.gather(*(self._outbox.remove(taken.entries) for taken in published))
-        finally:
-            for taken in published:
-                self._removing.difference_update(taken.keys)
+    def _release(self, taken: Iterable[_Taken]) -> None:
+        for each in taken:
+            self._in_hand.difference_update(each.keys)
 
-    def _remove_meanwhile(self, published: list[_Taken]) -> None:
-        """Removes these published entries in a task of its own, while the relay goes on."""
-        if not published:
-            return
-        removal = asyncio.create_task(self._remove_or_leave(published))
+    async def _publish(self, taken: list[_Taken]) -> None:
+        """Publishes the events taken, in one round trip; if that fails, lets go of them all (the
+        next sweep publishes them)."""
+        publishing = self._redis.pipeline(transaction=False)
+        for each in taken:
+            for event in each.events:
+                add_to(publishing, self._stream, event)
+        try:
+            self._published.inc(len(await publishing.execute()))
+        except BaseException:
+            self._release(taken)
+            raise
+
+    async def _remove(self, taken: list[_Taken]) -> None:
+        try:
+            await asyncio.gather(*(self._outbox.remove(each.entries) for each in taken))
+        finally:
+            self._release(taken)
+
+    def _remove_meanwhile(self, taken: list[_Taken]) -> None:
+        """Removes published entries in a task of its own, while the relay goes on."""
+        removal = asyncio.create_task(self._remove_or_leave(taken))
         self._removals.add(removal)
         removal.add_done_callback(self._removals.discard)
 
-    async def _remove_or_leave(self, published: list[_Taken]) -> None:
+    async def _remove_or_leave(self, taken: list[_Taken]) -> None:
         try:
-            await self._remove(published)
+            await self._remove(taken)
         except (PyMongoError, RedisError, OSError) as error:
-            # Left in the outbox: a later pass or the sweep publishes them again (consumers
-            # deduplicate) and removes them.
+            # Left in the outbox: the sweep publishes them again (consumers deduplicate) and
+            # removes them.
             log.warning("outbox relay to %s could not remove published events: %s", self._stream, error)
 
     async def _dead_letter(self, place: Hashable, stored: Any, error: Exception) -> None:
@@ -299,7 +326,7 @@ class MongoOutbox:
     def _reads(self) -> Collection:
         return self._mongo.reads[self._collection]
 
-    async def read(self, places: Sequence[Hashable]) -> list[Entries]:
+    async def _read(self, places: Sequence[Hashable]) -> list[Entries]:
         found = await self._mongo.find_by_ids(self._reads, places, {OUTBOX_FIELD: 1})
         return [Entries(place, document.get(OUTBOX_FIELD, [])) for place, document in found.items()]
 
@@ -316,10 +343,10 @@ class MongoOutbox:
             async for document in flagged:
                 places.append(document["_id"])
                 if len(places) == batch:
-                    yield await self.read(places)
+                    yield await self._read(places)
                     places = []
             if places:
-                yield await self.read(places)
+                yield await self._read(places)
         finally:
             await flagged.close()
 
