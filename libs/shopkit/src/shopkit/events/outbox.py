@@ -17,8 +17,8 @@ business, behind the `Outbox` protocol:
 - **delivery** (`delivery.store.DeliveryOutbox`): a Redis list, pushed in the
   same MULTI/EXEC as the change.
 
-The store hands its relay the events of each write that added some
-(`OutboxWritten`), so they leave at once; a sweep catches what a crashed
+The store hands its relay the outbox entries each write that added events
+left (`OutboxWritten`), so they leave at once; a sweep catches what a crashed
 process left behind.
 
 A relay that dies after XADD but before the removal publishes the event again
