@@ -130,7 +130,7 @@ class OutboxRelay:
 
     The store calls `notify(entries)` right after a write that added events,
     with the entries of that place as the write left them (the document it
-    returned, the list its transaction read back). The relay publishes every
+    returned; delivery: the entry it pushed). The relay publishes every
     event notified since its last pass in one Redis round trip, in the order
     they were written: under load one pass carries many writes instead of
     queueing them. It then removes them from the outbox in a task of its own
@@ -165,12 +165,7 @@ class OutboxRelay:
     def notify(self, written: Entries) -> None:
         """Tells the relay that a write just left these entries at their place of the outbox."""
         taken = _Taken(Entries(written.place, []), [], [])
-        for stored in written.stored:
-            try:
-                event = self._outbox.decode(stored)
-            except (KeyError, ValueError, TypeError, AttributeError):
-                continue  # not an event: the sweep dead-letters it
-            self._take(taken, stored, _entry_key(written.place, event.id), event)
+        self._take_entries(written, taken, unreadable_too=False)  # the sweep dead-letters those
         if taken.keys:
             self._written.put_nowait(taken)
 
@@ -247,14 +242,26 @@ class OutboxRelay:
     async def _take_read(self, read: Entries, taken: _Taken) -> None:
         """Takes the entries read that are not in hand already; dead-letters those that are no event
         (they are removed with the rest)."""
-        for stored in read.stored:
+        for stored, error in self._take_entries(read, taken, unreadable_too=True):
+            await self._dead_letter(read.place, stored, error)
+
+    def _take_entries(
+        self, entries: Entries, taken: _Taken, *, unreadable_too: bool
+    ) -> list[tuple[Any, Exception]]:
+        """Takes, in their order, the entries not in hand already: those holding events, and with
+        `unreadable_too` those holding none, which it returns with the reason."""
+        unreadable: list[tuple[Any, Exception]] = []
+        for stored in entries.stored:
             try:
                 event = self._outbox.decode(stored)
             except (KeyError, ValueError, TypeError, AttributeError) as error:
-                if self._take(taken, stored, _entry_key(read.place, repr(stored)), None):
-                    await self._dead_letter(read.place, stored, error)
+                if unreadable_too and self._take(
+                    taken, stored, _entry_key(entries.place, repr(stored)), None
+                ):
+                    unreadable.append((stored, error))
             else:
-                self._take(taken, stored, _entry_key(read.place, event.id), event)
+                self._take(taken, stored, _entry_key(entries.place, event.id), event)
+        return unreadable
 
     def _take(self, taken: _Taken, stored: Any, key: str, event: Event | None) -> bool:
         """Takes an entry into the relay's hand; False if it is there already."""
