@@ -17,6 +17,11 @@ orders and customers; the p50 and p99 of the wall time are reported.
 - the customer's newest 20: `OrderStore.customer_order_pages([customer], 20, None)`;
 - the customer's newest 100, the page `me { orders(first: 100) }` reads (101: one
   more tells whether another page follows);
+
+both asked of the customers whose histories are made first (`LONG_HISTORIES`
+customers with `LONG_HISTORY` orders each), so that a page holds as many
+orders at both sizes and only the collection grows; the rest of the orders go
+to `CUSTOMERS` others.
 - update by `_id`: `OrderStore.apply_event(...)` (an event recorded on the order).
 """
 
@@ -39,6 +44,10 @@ from shopkit.records import Amount
 
 DATABASE = "bench_store_probe"
 CUSTOMERS = 1000
+# The first LONG_HISTORIES * LONG_HISTORY orders: more than the largest page (101) each, and
+# no more than the smallest size (`BENCH_QUICK=1`: 1,000 orders).
+LONG_HISTORIES = 8
+LONG_HISTORY = 125
 REPEATS = 100
 INSERT_BATCH = 1000
 ITEMS = rules.PricedOrder(
@@ -48,11 +57,22 @@ ITEMS = rules.PricedOrder(
 ADDRESS = {"line1": "1 Street", "line2": None, "city": "Lisbon", "postalCode": "10000", "country": "PT"}
 
 
+def customer_of(index: int) -> str:
+    """The customer of the order filled at `index`."""
+    if index < LONG_HISTORIES * LONG_HISTORY:
+        return long_history_customer(index)
+    return f"customer-{index % CUSTOMERS:04d}"
+
+
+def long_history_customer(n: int) -> str:
+    return f"long-history-{n % LONG_HISTORIES}"
+
+
 def new_order(index: int, start: datetime) -> OrderRecord:
     return rules.new_order(
         order_id=uuid.uuid4().hex,
         number=rules.order_number(index),
-        customer_id=f"customer-{index % CUSTOMERS:04d}",
+        customer_id=customer_of(index),
         customer_seq=0,  # OrderStore.import_orders gives each its position
         priced=ITEMS,
         shipping_address=ADDRESS,
@@ -75,9 +95,6 @@ async def measure(store: OrderStore, ids: list[str]) -> dict[str, dict[str, floa
     def order_id(n: int) -> str:
         return ids[(n * step + 17) % len(ids)]
 
-    def customer(n: int) -> str:
-        return f"customer-{(n * 37) % CUSTOMERS:04d}"
-
     async def update(n: int) -> bool:
         status = OrderStatus.PENDING_PAYMENT
         return await store.apply_event(order_id(n), uuid.uuid4().hex, status, status, None, datetime.now(UTC))
@@ -85,10 +102,10 @@ async def measure(store: OrderStore, ids: list[str]) -> dict[str, dict[str, floa
     return {
         "find by _id": await timed(REPEATS, lambda n: store.orders_by_id([order_id(n)])),
         "customer's newest 20": await timed(
-            REPEATS, lambda n: store.customer_order_pages([customer(n)], 20, None)
+            REPEATS, lambda n: store.customer_order_pages([long_history_customer(n)], 20, None)
         ),
         "customer's newest 100": await timed(
-            REPEATS, lambda n: store.customer_order_pages([customer(n)], 101, None)
+            REPEATS, lambda n: store.customer_order_pages([long_history_customer(n)], 101, None)
         ),
         "update by _id": await timed(REPEATS, update),
     }
