@@ -48,6 +48,7 @@ def subgraph_app() -> Starlette:
         context_factory=empty_context,
         lifespan=no_lifespan,
         readiness={},
+        concurrency=4,
     )
 
 

@@ -13,6 +13,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
@@ -25,6 +26,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from shopkit.admission import Admission
 from shopkit.errors import MaskInternalErrors
 from shopkit.explorer import asset_routes, graphiql_page
 from shopkit.health import LIVE_PATH, READY_PATH, ReadinessCheck, health_routes
@@ -74,15 +76,23 @@ METRICS_PATH = "/metrics"
 
 
 class SubgraphGraphQL(GraphQL[Any, None]):
-    """Strawberry's ASGI handler with the service's own per-request context.
+    """Strawberry's ASGI handler with the service's own per-request context, admitting at most
+    `admission.limit` requests at once (shopkit.admission).
 
     A browser's GET gets GraphiQL from this service's own files (shopkit.explorer),
     not Strawberry's page, which loads GraphiQL and React from a CDN.
     """
 
-    def __init__(self, schema: strawberry.Schema, context_factory: ContextFactory) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, context_factory: ContextFactory, admission: Admission
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=False)
         self._context_factory = context_factory
+        self._admission = admission
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async with self._admission.admitted():
+            await super().__call__(scope, receive, send)
 
     async def render_graphql_ide(self, request: Request) -> Response:
         title = f"shopgraph subgraph at {request.url.netloc}"
@@ -99,11 +109,16 @@ def create_app(
     context_factory: ContextFactory,
     lifespan: Lifespan,
     readiness: dict[str, ReadinessCheck],
+    concurrency: int,
     extra_routes: Sequence[BaseRoute] = (),
     tracer: Tracer | None = None,
 ) -> Starlette:
-    """The service's app; with a `tracer`, every request but health checks and scrapes is a span."""
-    graphql = SubgraphGraphQL(schema, context_factory)
+    """The service's app; with a `tracer`, every request but health checks and scrapes is a span.
+
+    At most `concurrency` GraphQL requests are worked on at once (GRAPHQL_CONCURRENCY);
+    health checks and scrapes never wait behind them.
+    """
+    graphql = SubgraphGraphQL(schema, context_factory, Admission(concurrency))
     routes: list[BaseRoute] = [
         Route(GRAPHQL_PATH, graphql, methods=["GET", "POST"]),
         *asset_routes(),

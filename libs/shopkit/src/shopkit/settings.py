@@ -36,6 +36,8 @@ class ServiceSettings(BaseSettings):
     graphql_max_depth: int = Field(default=12, ge=1)
     graphql_max_aliases: int = Field(default=30, ge=1)
     graphql_max_tokens: int = Field(default=4000, ge=1)
+    # GraphQL requests worked on at once; the rest wait their turn (shopkit.admission).
+    graphql_concurrency: int = Field(default=4, ge=1)
     # The OTLP/HTTP base URL spans are exported to (e.g. http://127.0.0.1:4318); unset: no tracing.
     tracing_endpoint: OptionalText = None
 

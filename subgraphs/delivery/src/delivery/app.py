@@ -70,6 +70,7 @@ def create_app(
 
     return create_subgraph_app(
         schema=build_schema(settings.query_limits),
+        concurrency=settings.graphql_concurrency,
         context_factory=context,
         lifespan=lifespan,
         readiness={"redis": store_ready, "events": events_ready, **workers.readiness},

@@ -83,6 +83,7 @@ def create_app(
     # still placed (their events wait in the outbox).
     return http.create_app(
         schema=build_schema(settings.query_limits),
+        concurrency=settings.graphql_concurrency,
         context_factory=context,
         lifespan=lifespan,
         readiness={"mongodb": mongodb.is_ready, **workers.readiness},

@@ -93,6 +93,7 @@ def create_app(
 
     return create_subgraph_app(
         schema=build_schema(settings.query_limits),
+        concurrency=settings.graphql_concurrency,
         context_factory=context,
         lifespan=lifespan,
         # Ready means the store answers; events wait in the outbox while Redis is away.

@@ -48,6 +48,7 @@ from payments.store import (
     PaymentStore,
     Refund,
 )
+from shopkit.admission import stepped_aside
 from shopkit.auth import Principal
 from shopkit.errors import BadUserInput, Conflict, Forbidden, NotFound, ServiceUnavailable
 from shopkit.events.envelope import Event
@@ -200,15 +201,16 @@ class Payments:
             await self._store.release_idempotency_key(key_id, payment_id)
             raise await self._claim_refused(order.id)
         try:
-            result = await asyncio.wait_for(
-                self._processor.charge(
-                    reference=payment_id,
-                    card=card,
-                    amount=order.total.amount,
-                    currency=order.total.currency,
-                ),
-                timeout=self._settings.charge_timeout_seconds,
-            )
+            async with stepped_aside():  # the processor answers in its own time
+                result = await asyncio.wait_for(
+                    self._processor.charge(
+                        reference=payment_id,
+                        card=card,
+                        amount=order.total.amount,
+                        currency=order.total.currency,
+                    ),
+                    timeout=self._settings.charge_timeout_seconds,
+                )
         except TimeoutError:
             log.warning("charge of payment %s timed out; recovery settles it", payment_id)
             raise ServiceUnavailable(
@@ -275,7 +277,8 @@ class Payments:
                     return None
             if asyncio.get_running_loop().time() >= deadline:
                 raise Conflict("A payment with this idempotencyKey is still being processed; retry shortly.")
-            await asyncio.sleep(pause)
+            async with stepped_aside():  # the first request needs the slot more than we do
+                await asyncio.sleep(pause)
             pause = min(pause * 1.5, 0.25)
 
     def order_recorded(self, order_id: str) -> None:
@@ -290,7 +293,8 @@ class Payments:
             deadline = loop.time() + self._settings.order_wait_seconds
             while len(found) < len(set(order_ids)) and (left := deadline - loop.time()) > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(arrived.wait(), timeout=min(left, FALLBACK_POLL_SECONDS))
+                    async with stepped_aside():  # the consumer records it, outside any request
+                        await asyncio.wait_for(arrived.wait(), timeout=min(left, FALLBACK_POLL_SECONDS))
                 arrived.clear()
                 found.update(await self._store.orders_by_ids([i for i in order_ids if i not in found]))
         return found

@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     return http.create_app(
         schema=build_schema(settings.query_limits),
+        concurrency=settings.graphql_concurrency,
         context_factory=context,
         lifespan=lifespan,
         # Not Redis: sign-in throttling counts in memory while Redis is down (users.throttle).

@@ -28,6 +28,7 @@ import anyio.to_thread
 from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from shopkit.admission import stepped_aside
 from users.slots import HashingSlots
 
 LOWEST_PRIORITY = 19  # the highest nice value
@@ -103,7 +104,9 @@ class Passwords:
         return cls(PasswordHasher.from_parameters(parameters), concurrency=concurrency)
 
     async def hash(self, password: str) -> str:
-        async with self._slots.held():
+        # Hashing has its own bound, the slots: a request waiting for one or for its thread
+        # lets other requests in meanwhile.
+        async with stepped_aside(), self._slots.held():
             return await anyio.to_thread.run_sync(self._hasher.hash, password)
 
     async def verify(self, password_hash: str, password: str) -> bool:
@@ -116,7 +119,7 @@ class Passwords:
         if self._decoy_hash is None:
             # Made before taking the slot: making it takes one.
             self._decoy_hash = await self.hash("decoy password, matches nobody")
-        async with self._slots.held(suspect=suspect):
+        async with stepped_aside(), self._slots.held(suspect=suspect):
             yield HashingTurn(self._hasher, self._decoy_hash, self._low_priority if suspect else None)
 
     def needs_rehash(self, password_hash: str) -> bool:
