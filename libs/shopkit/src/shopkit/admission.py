@@ -5,8 +5,9 @@ connections and the same event loop as the service's event consumer and
 outbox relay. Past a few at once, more in flight add no throughput on a small
 machine: they only lengthen every queue inside, and the events wait in those
 queues too. Measured with 32 shoppers placing and paying at once on 2 cores
-(docs/performance.md, "Admission"): 3 to 5 % fewer orders per second, and the
-lag from an order written to payments knowing it about halved at p99.
+(docs/performance.md, "Admission"): the lag from an order written to payments
+knowing it fell by a third to a half at p99, for 4 to 11 % fewer orders per
+second.
 
 A request that waits for something other than its own work (an event,
 another request, a card processor, another service, a hashing slot with its
