@@ -17,12 +17,12 @@ orders and customers; the p50 and p99 of the wall time are reported.
 - the customer's newest 20: `OrderStore.customer_order_pages([customer], 20, None)`;
 - the customer's newest 100, the page `me { orders(first: 100) }` reads (101: one
   more tells whether another page follows);
-
-both asked of the customers whose histories are made first (`LONG_HISTORIES`
-customers with `LONG_HISTORY` orders each), so that a page holds as many
-orders at both sizes and only the collection grows; the rest of the orders go
-to `CUSTOMERS` others.
 - update by `_id`: `OrderStore.apply_event(...)` (an event recorded on the order).
+
+The pages are asked of the customers whose histories are made first
+(`LONG_HISTORIES` customers with `LONG_HISTORY` orders each), so that a page
+holds as many orders at both sizes and only the collection grows; the rest of
+the orders go to `CUSTOMERS` others.
 """
 
 import asyncio
