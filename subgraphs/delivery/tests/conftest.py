@@ -196,11 +196,17 @@ def payment_captured(order_id: str, customer_id: str, *, event_id: str | None = 
     )
 
 
+async def order_delivery(store: DeliveryStore, order_id: str) -> DeliveryRecord | None:
+    """The order's delivery as the store reads it, without its events."""
+    [tracked] = await store.order_deliveries([order_id])
+    return None if tracked is None else tracked.delivery
+
+
 async def scheduled(handlers: EventHandlers, store: DeliveryStore, customer: Caller) -> DeliveryRecord:
     """A SCHEDULED delivery for a new order of `customer`, made as payment.captured makes it."""
     order_id = uuid.uuid4().hex
     await handlers.handle(payment_captured(order_id, customer.user_id))
-    [record] = await store.deliveries_for_orders([order_id])
+    record = await order_delivery(store, order_id)
     assert record is not None
     return record
 

@@ -19,7 +19,7 @@ from delivery.store import OUTBOX_KEY, DeliveryStore
 from shopkit.events.envelope import Event
 from shopkit.events.streams import publish
 
-from .conftest import ADDRESS, eventually, order_cancelled, payment_captured, published
+from .conftest import ADDRESS, eventually, order_cancelled, order_delivery, payment_captured, published
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "events" / "schemas"
 
@@ -44,7 +44,7 @@ async def test_payment_captured_schedules_a_delivery(
 
     await handlers.handle(event)
 
-    [delivery] = await store.deliveries_for_orders([order_id])
+    delivery = await order_delivery(store, order_id)
     assert delivery is not None
     assert delivery.status is DeliveryStatus.SCHEDULED
     assert delivery.recipient_id == customer_id
@@ -93,10 +93,10 @@ async def test_same_event_twice_creates_one_delivery(
     event = payment_captured(order_id, customer_id)
 
     await handlers.handle(event)
-    state = await store.deliveries_for_orders([order_id])
+    state = await store.order_deliveries([order_id])
     await handlers.handle(event)
 
-    assert await store.deliveries_for_orders([order_id]) == state
+    assert await store.order_deliveries([order_id]) == state
     assert len(await outbox(store_redis)) == 1
 
 
@@ -125,7 +125,7 @@ async def test_cancellation_before_capture_prevents_the_delivery(
     await handlers.handle(order_cancelled(order_id, customer_id))
     await handlers.handle(payment_captured(order_id, customer_id))
 
-    assert await store.deliveries_for_orders([order_id]) == [None]
+    assert await store.order_deliveries([order_id]) == [None]
     assert await store_redis.exists(f"delivery:cancelled-order:{order_id}")
     assert await outbox(store_redis) == []
 
@@ -141,7 +141,7 @@ async def test_order_cancelled_cancels_a_scheduled_delivery_once(
     await handlers.handle(cancellation)
     await handlers.handle(order_cancelled(order_id, customer_id))  # another event, same order
 
-    [delivery] = await store.deliveries_for_orders([order_id])
+    delivery = await order_delivery(store, order_id)
     assert delivery is not None
     assert delivery.status is DeliveryStatus.CANCELLED
     [entries] = await store.tracking_events([delivery.id])
@@ -159,7 +159,7 @@ async def test_order_cancelled_leaves_a_delivery_in_transit(
 ) -> None:
     order_id, customer_id = uuid.uuid4().hex, uuid.uuid4().hex
     await handlers.handle(payment_captured(order_id, customer_id))
-    [delivery] = await store.deliveries_for_orders([order_id])
+    delivery = await order_delivery(store, order_id)
     assert delivery is not None
     await store.change_status(
         delivery.id,
@@ -171,7 +171,7 @@ async def test_order_cancelled_leaves_a_delivery_in_transit(
 
     await handlers.handle(order_cancelled(order_id, customer_id))
 
-    [after] = await store.deliveries_for_orders([order_id])
+    after = await order_delivery(store, order_id)
     assert after is not None
     assert after.status is DeliveryStatus.IN_TRANSIT
     assert len(await outbox(store_redis)) == 2  # scheduled + in transit, no cancellation

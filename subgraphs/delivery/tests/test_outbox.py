@@ -14,7 +14,7 @@ from shopkit.events.envelope import Event
 from shopkit.events.outbox import Entries, OutboxRelay
 from shopkit.events.streams import read_events
 
-from .conftest import order_cancelled, payment_captured
+from .conftest import order_cancelled, order_delivery, payment_captured
 
 
 async def test_each_change_that_pushed_an_event_notifies_the_relay(store_redis: Redis) -> None:
@@ -29,7 +29,7 @@ async def test_each_change_that_pushed_an_event_notifies_the_relay(store_redis: 
     await handlers.handle(captured)  # a redelivery writes nothing, so tells nothing
     assert len(notified) == 1
 
-    [record] = await store.deliveries_for_orders([order_id])
+    record = await order_delivery(store, order_id)
     assert record is not None
     await store.change_status(
         record.id,

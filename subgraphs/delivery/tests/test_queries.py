@@ -1,11 +1,13 @@
 """Reading deliveries: who may see what, in root queries and in `_entities` alike."""
 
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
-from delivery.events import EventHandlers
+from delivery.events import EventHandlers, delivery_status_changed
+from delivery.rules import DeliveryStatus
 from delivery.store import DeliveryStore
 
 from .conftest import ADDRESS, Caller, error_codes, graphql, scheduled
@@ -159,6 +161,28 @@ async def test_order_delivery(
     assert error_codes(stranger) == ["FORBIDDEN"]
     anonymous = await entities(client, selection, [with_delivery], None)
     assert error_codes(anonymous) == ["UNAUTHENTICATED"]
+
+
+async def test_order_delivery_events_are_read_with_it(
+    client: httpx.AsyncClient, handlers: EventHandlers, store: DeliveryStore, customer: Caller
+) -> None:
+    record = await scheduled(handlers, store, customer)
+    await store.change_status(
+        record.id,
+        DeliveryStatus.IN_TRANSIT,
+        note="Left the depot",
+        at=datetime.now(UTC),
+        event_for=lambda change: delivery_status_changed(change, None),
+    )
+    selection = "... on Order { delivery { events { status at note } } }"
+    order = {"__typename": "Order", "id": record.order_id}
+
+    body = await entities(client, selection, [order], customer)
+
+    events = body["data"]["_entities"][0]["delivery"]["events"]
+    assert [(event["status"], event["note"]) for event in events][1:] == [("IN_TRANSIT", "Left the depot")]
+    by_id = await graphql(client, DELIVERY, {"id": record.id}, customer)
+    assert by_id["data"]["delivery"]["events"] == events
 
 
 async def test_user_deliveries(

@@ -16,9 +16,12 @@ class Loaders:
         self.tracking_events = DataLoader[str, list[TrackingEntry]](load_fn=store.tracking_events)
 
     async def _for_orders(self, order_ids: list[str]) -> list[DeliveryRecord | None]:
-        records = await self._store.deliveries_for_orders(order_ids)
-        self._remember(record for record in records if record is not None)
-        return records
+        found = await self._store.order_deliveries(order_ids)
+        tracked = [delivery for delivery in found if delivery is not None]
+        self._remember(delivery.delivery for delivery in tracked)
+        for delivery in tracked:  # read with the delivery: its events need no round trip of their own
+            self.tracking_events.prime(delivery.delivery.id, delivery.events)
+        return [None if delivery is None else delivery.delivery for delivery in found]
 
     async def _for_recipients(self, user_ids: list[str]) -> list[list[DeliveryRecord]]:
         record_lists = await self._store.deliveries_for_recipients(user_ids)
