@@ -234,3 +234,42 @@ async def test_no_more_than_a_batch_of_events_is_in_hand(redis: Redis, stream: s
 
         await eventually(all_acknowledged)
     assert most[0] == 4
+
+
+async def test_retries_fill_only_the_room_left_in_a_batch(redis: Redis, stream: str) -> None:
+    await redis.xgroup_create(stream, "g", id="0", mkstream=True)
+    for n in range(4):
+        await publish(redis, stream, Event("thing.happened", {"orderId": f"old{n}"}, "test"))
+    # A consumer that read these four and died before acknowledging them.
+    await redis.xreadgroup("g", "dead-consumer", {stream: ">"}, count=4)
+    # Three new ones leave room in the batch for one retry, not four.
+    for n in range(3):
+        await publish(redis, stream, Event("thing.happened", {"orderId": f"new{n}"}, "test"))
+    in_hand, most = [0], [0]
+    released = asyncio.Event()
+
+    async def handler(event: Event) -> None:
+        in_hand[0] += 1
+        most[0] = max(most[0], in_hand[0])
+        await released.wait()
+        in_hand[0] -= 1
+
+    consumer = StreamConsumer(
+        redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST, batch=4, block_ms=20
+    )
+    async with running(consumer):
+
+        async def new_ones_in_hand() -> bool:
+            return in_hand[0] >= 3
+
+        await eventually(new_ones_in_hand)
+        # Long enough for the dead consumer's entries to be claimable several times over.
+        await asyncio.sleep(3 * FAST.claim_idle)
+        assert most[0] == 4
+        released.set()
+
+        async def all_acknowledged() -> bool:
+            return (await redis.xpending(stream, "g"))["pending"] == 0 and in_hand[0] == 0
+
+        await eventually(all_acknowledged)
+    assert most[0] == 4

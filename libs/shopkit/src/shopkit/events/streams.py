@@ -230,6 +230,8 @@ class StreamConsumer:
                 stream, self._group, min="-", max="+", count=self._batch, idle=min_idle_ms
             )
             for entry in pending:
+                if len(self._in_hand) >= self._batch:
+                    return  # no room: the rest are retried on a later pass
                 await self._retry_one(stream, entry)
 
     async def _retry_one(self, stream: str, entry: dict[str, Any]) -> None:
