@@ -17,11 +17,11 @@ class Loaders:
 
     async def _for_orders(self, order_ids: list[str]) -> list[DeliveryRecord | None]:
         found = await self._store.order_deliveries(order_ids)
-        tracked = [delivery for delivery in found if delivery is not None]
-        self._remember(delivery.delivery for delivery in tracked)
-        for delivery in tracked:  # read with the delivery: its events need no round trip of their own
-            self.tracking_events.prime(delivery.delivery.id, delivery.events)
-        return [None if delivery is None else delivery.delivery for delivery in found]
+        read = [tracked for tracked in found if tracked is not None]
+        self._remember(tracked.delivery for tracked in read)
+        for tracked in read:  # read with the delivery: its events need no round trip of their own
+            self.tracking_events.prime(tracked.delivery.id, tracked.events)
+        return [None if tracked is None else tracked.delivery for tracked in found]
 
     async def _for_recipients(self, user_ids: list[str]) -> list[list[DeliveryRecord]]:
         record_lists = await self._store.deliveries_for_recipients(user_ids)

@@ -32,9 +32,10 @@ string means "no such delivery" and never becomes part of a key, so a client
 cannot address `delivery:outbox` or an index key by passing it as an id.
 
 Each round trip to Redis increments `STORE_COMMANDS` (store="redis") once,
-labelled with its command, `PIPELINE <command>` for a batch, `EXEC` for a
-transaction's commit, or `OUTBOX <command>` for the relay's polling: the
-counter is the number of round trips, which is what the N+1 tests compare.
+labelled with its command, `PIPELINE <command>` for a batch, `SCRIPT <name>`
+for a Lua script, `EXEC` for a transaction's commit, or `OUTBOX <command>` for
+the relay's polling: the counter is the number of round trips, which is what
+the N+1 tests compare.
 """
 
 import json
