@@ -47,7 +47,7 @@ async def test_not_ready_when_the_events_redis_is_down(settings: Settings, verif
 async def test_metrics_count_store_round_trips(client: httpx.AsyncClient) -> None:
     await graphql(client, TRACK, {"number": "SGAAAAAAAAAAAAAAAA"})
     metrics = (await client.get("/metrics")).text
-    assert 'shopgraph_store_commands_total{command="GET",store="redis"}' in metrics
+    assert 'shopgraph_store_commands_total{command="SCRIPT indexed-deliveries",store="redis"}' in metrics
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:

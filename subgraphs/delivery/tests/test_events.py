@@ -58,7 +58,9 @@ async def test_payment_captured_schedules_a_delivery(
     assert delivery.estimated_delivery.hour == 18
     assert (before + timedelta(days=3)).date() <= delivery.estimated_delivery.date()
     assert delivery.estimated_delivery.date() <= (before + timedelta(days=9)).date()
-    assert await store.delivery_id_for_tracking_number(delivery.tracking_number) == delivery.id
+    tracked = await store.tracked_delivery(delivery.tracking_number)
+    assert tracked is not None
+    assert tracked.delivery == delivery
     assert await store.deliveries_for_recipients([customer_id]) == [[delivery]]
     [[entry]] = await store.tracking_events([delivery.id])
     assert entry.status is DeliveryStatus.SCHEDULED

@@ -14,9 +14,10 @@ import pytest
 from redis.asyncio import Redis
 
 from delivery.events import EventHandlers
+from delivery.store import DeliveryStore
 from shopkit.metrics import STORE_COMMANDS
 
-from .conftest import Caller, graphql, payment_captured
+from .conftest import Caller, graphql, order_delivery, payment_captured
 
 ENTITIES = "query($representations: [_Any!]!) { _entities(representations: $representations) { %s } }"
 
@@ -103,3 +104,20 @@ async def test_user_deliveries_cost_constant_round_trips(
     twenty = await cost(client, store_redis, selection, users, admin)
     # One pipeline of ZREVRANGE, MGET deliveries, one pipeline of LRANGE.
     assert one == twenty == (3, 1)
+
+
+async def test_tracking_a_parcel_with_its_events_is_one_round_trip(
+    client: httpx.AsyncClient, store_redis: Redis, store: DeliveryStore, order_ids: list[str]
+) -> None:
+    delivery = await order_delivery(store, order_ids[0])
+    assert delivery is not None
+    tracking_number, delivery_id = delivery.tracking_number, delivery.id
+    query = "query($number: String!) { trackDelivery(trackingNumber: $number) { id events { status } } }"
+    await graphql(client, query, {"number": tracking_number}, None)  # Redis loads the script once
+
+    trips, scripts = round_trips(), await server_calls(store_redis, "evalsha")
+    body = await graphql(client, query, {"number": tracking_number}, None)
+
+    assert body["data"]["trackDelivery"]["id"] == delivery_id
+    # One script call reads the tracking number's index key, the delivery and its events.
+    assert (round_trips() - trips, await server_calls(store_redis, "evalsha") - scripts) == (1, 1)

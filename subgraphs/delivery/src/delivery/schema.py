@@ -140,10 +140,7 @@ class Query:
 
     @strawberry.field(description="Public parcel tracking: no token needed; null for an unknown number.")
     async def track_delivery(self, info: Info, tracking_number: str) -> Delivery | None:
-        delivery_id = await info.context.store.delivery_id_for_tracking_number(tracking_number.strip())
-        if delivery_id is None:
-            return None
-        record = await info.context.loaders.delivery.load(delivery_id)
+        record = await info.context.loaders.delivery_for_tracking_number(tracking_number.strip())
         return None if record is None else Delivery.from_record(record)
 
 

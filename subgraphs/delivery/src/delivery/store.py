@@ -187,10 +187,11 @@ class TrackedDelivery:
     events: list[TrackingEntry]
 
 
-# KEYS: each order's `by_order_key`; ARGV: the delivery and events key formats
-# (`delivery_key("%s")`, `tracking_events_key("%s")`). Per order: the delivery's
-# JSON and its events, or nil where the order has no delivery.
-ORDER_DELIVERIES_SCRIPT = """
+# KEYS: index keys that hold a delivery id (`by_order_key`, `by_tracking_key`);
+# ARGV: the delivery and events key formats (`delivery_key("%s")`,
+# `tracking_events_key("%s")`). Per key: the delivery's JSON and its events, or
+# nil where the key names no delivery.
+INDEXED_DELIVERIES_SCRIPT = """
 local replies = {}
 for i, index_key in ipairs(KEYS) do
   local delivery_id = redis.call('GET', index_key)
@@ -209,7 +210,7 @@ class DeliveryStore:
     def __init__(self, redis: Redis, outbox_written: OutboxWritten = nobody_notified) -> None:
         self._redis = redis
         # redis-py sends the script by its digest (EVALSHA), loading it once where Redis lacks it.
-        self._order_deliveries = redis.register_script(ORDER_DELIVERIES_SCRIPT)
+        self._indexed_deliveries = redis.register_script(INDEXED_DELIVERIES_SCRIPT)
         # Told of every change that pushed an event (the outbox relay, to publish it at once).
         self._outbox_written = outbox_written
 
@@ -231,21 +232,31 @@ class DeliveryStore:
 
     @store_call
     async def order_deliveries(self, order_ids: Sequence[str]) -> list[TrackedDelivery | None]:
-        """Each order's delivery with its tracking events (None where it has none): one script call.
+        """Each order's delivery with its tracking events (None where it has none): one script call."""
+        return await self._through_index([by_order_key(order_id) for order_id in order_ids])
 
-        An order's delivery is almost always read with its events (the order page,
-        the tracking view), and the ids to read come from the order's index key:
-        a script follows the index on the server, where three dependent round
-        trips (index, delivery, events) would otherwise each pay a send and a
-        wait. The events are read whether asked for or not; a delivery has a
-        handful of them.
+    @store_call
+    async def tracked_delivery(self, tracking_number: str) -> TrackedDelivery | None:
+        """The delivery with this tracking number, with its events (None if unknown): one script call."""
+        if not is_tracking_number(tracking_number):
+            return None
+        [found] = await self._through_index([by_tracking_key(tracking_number)])
+        return found
+
+    async def _through_index(self, index_keys: list[str]) -> list[TrackedDelivery | None]:
+        """The deliveries these index keys name, each with its events.
+
+        A delivery found through an index (an order's page, public tracking) is
+        almost always shown with its events, and the id to read comes from the
+        index: the script follows the index on the server, where three dependent
+        round trips (index, delivery, events) would each pay a send and a wait.
+        The events are read whether asked for or not; a delivery has a handful.
         """
-        if not order_ids:
+        if not index_keys:
             return []
-        _round_trip("SCRIPT order-deliveries")
-        replies = await self._order_deliveries(
-            keys=[by_order_key(order_id) for order_id in order_ids],
-            args=[delivery_key("%s"), tracking_events_key("%s")],
+        _round_trip("SCRIPT indexed-deliveries")
+        replies = await self._indexed_deliveries(
+            keys=index_keys, args=[delivery_key("%s"), tracking_events_key("%s")]
         )
         return [
             None
@@ -287,12 +298,6 @@ class DeliveryStore:
                 for delivery_id, raws in zip(valid, raw_lists, strict=True)
             }
         return [found.get(delivery_id, []) for delivery_id in delivery_ids]
-
-    @store_call
-    async def delivery_id_for_tracking_number(self, tracking_number: str) -> str | None:
-        if not is_tracking_number(tracking_number):
-            return None
-        return await self._get(self._redis, by_tracking_key(tracking_number))
 
     # Changes: each is one optimistic WATCH ... MULTI/EXEC transaction.
 
