@@ -204,16 +204,33 @@ async def test_an_event_handled_for_longer_than_the_backoff_is_not_delivered_aga
     assert calls == [event.id]
 
 
+class HoldingHandler:
+    """Holds every event until released, counting how many it holds at once."""
+
+    def __init__(self) -> None:
+        self.in_hand = 0
+        self.most = 0
+        self.released = asyncio.Event()
+
+    async def __call__(self, event: Event) -> None:
+        self.in_hand += 1
+        self.most = max(self.most, self.in_hand)
+        await self.released.wait()
+        self.in_hand -= 1
+
+
+async def release_and_drain(redis: Redis, stream: str, handler: HoldingHandler) -> None:
+    """Lets the handler go on, then waits until every event is handled and acknowledged."""
+    handler.released.set()
+
+    async def all_acknowledged() -> bool:
+        return (await redis.xpending(stream, "g"))["pending"] == 0 and handler.in_hand == 0
+
+    await eventually(all_acknowledged)
+
+
 async def test_no_more_than_a_batch_of_events_is_in_hand(redis: Redis, stream: str) -> None:
-    in_hand, most = [0], [0]
-    released = asyncio.Event()
-
-    async def handler(event: Event) -> None:
-        in_hand[0] += 1
-        most[0] = max(most[0], in_hand[0])
-        await released.wait()
-        in_hand[0] -= 1
-
+    handler = HoldingHandler()
     for n in range(10):
         await publish(redis, stream, Event("thing.happened", {"orderId": f"o{n}"}, "test"))
     consumer = StreamConsumer(
@@ -222,18 +239,13 @@ async def test_no_more_than_a_batch_of_events_is_in_hand(redis: Redis, stream: s
     async with running(consumer):
 
         async def a_batch_in_hand() -> bool:
-            return in_hand[0] == 4
+            return handler.in_hand == 4
 
         await eventually(a_batch_in_hand)
         await asyncio.sleep(0.2)
-        assert most[0] == 4
-        released.set()
-
-        async def all_acknowledged() -> bool:
-            return (await redis.xpending(stream, "g"))["pending"] == 0 and in_hand[0] == 0
-
-        await eventually(all_acknowledged)
-    assert most[0] == 4
+        assert handler.most == 4
+        await release_and_drain(redis, stream, handler)
+    assert handler.most == 4
 
 
 async def test_retries_fill_only_the_room_left_in_a_batch(redis: Redis, stream: str) -> None:
@@ -245,31 +257,18 @@ async def test_retries_fill_only_the_room_left_in_a_batch(redis: Redis, stream: 
     # Three new ones leave room in the batch for one retry, not four.
     for n in range(3):
         await publish(redis, stream, Event("thing.happened", {"orderId": f"new{n}"}, "test"))
-    in_hand, most = [0], [0]
-    released = asyncio.Event()
-
-    async def handler(event: Event) -> None:
-        in_hand[0] += 1
-        most[0] = max(most[0], in_hand[0])
-        await released.wait()
-        in_hand[0] -= 1
-
+    handler = HoldingHandler()
     consumer = StreamConsumer(
         redis, group="g", consumer="c1", streams=[stream], handler=handler, policy=FAST, batch=4, block_ms=20
     )
     async with running(consumer):
 
         async def new_ones_in_hand() -> bool:
-            return in_hand[0] >= 3
+            return handler.in_hand >= 3
 
         await eventually(new_ones_in_hand)
         # Long enough for the dead consumer's entries to be claimable several times over.
         await asyncio.sleep(3 * FAST.claim_idle)
-        assert most[0] == 4
-        released.set()
-
-        async def all_acknowledged() -> bool:
-            return (await redis.xpending(stream, "g"))["pending"] == 0 and in_hand[0] == 0
-
-        await eventually(all_acknowledged)
-    assert most[0] == 4
+        assert handler.most == 4
+        await release_and_drain(redis, stream, handler)
+    assert handler.most == 4
