@@ -12,7 +12,10 @@
 #   pushed-down equality as a bind parameter, so only a custom plan can match
 #   the services' expression indexes;
 # - auto_explain is loaded (and off) so the query-plan tests can turn it on for
-#   one role.
+#   one role;
+# - FerretDB's Go garbage collector at GOGC=400 (FERRETDB_GOGC; Go's default is
+#   100): it spent a fifth of FerretDB's CPU on reads, measured in
+#   docs/performance.md, "Where a subgraph's time goes".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/versions.sh
@@ -84,7 +87,7 @@ run_ferretdb() {
     exit 1
   fi
   mkdir -p "$state"
-  exec "$FERRETDB_BIN" --handler=postgresql \
+  GOGC="${FERRETDB_GOGC:-400}" exec "$FERRETDB_BIN" --handler=postgresql \
     --postgresql-url="$postgresql_url" \
     --listen-addr="127.0.0.1:$port" --state-dir="$state" \
     --debug-addr=- --telemetry=disable "$@"
